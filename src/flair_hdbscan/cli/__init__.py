@@ -1,0 +1,1 @@
+"""Command line of flair-hdbscan: a thin shell over the library, one module per command."""
