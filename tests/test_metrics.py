@@ -97,5 +97,5 @@ def test_scores_json_ready_and_nan_as_none():
 
 
 def test_prediction_out_of_range_raises():
-    with pytest.raises(ValueError, match="0..12"):
+    with pytest.raises(ValueError, match=r"0\.\.12"):
         confusion_matrix(np.array([0]), np.array([13]))

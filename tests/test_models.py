@@ -5,6 +5,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from flair_hdbscan.models import (
     ClusterThenLabel,
+    KDTreeClassifier,
     NaivePrevalenceClassifier,
     NaiveUniformClassifier,
 )
@@ -25,6 +26,7 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(
     [
         ClusterThenLabel(min_cluster_size=5, min_samples=3),
+        KDTreeClassifier(n_neighbors=3),
         NaiveUniformClassifier(random_state=0),
         NaivePrevalenceClassifier(random_state=0),
     ],
@@ -79,3 +81,22 @@ def test_naive_prevalence_follows_training_frequencies():
     pred = model.predict(np.zeros((100000, 1)))
     assert set(np.unique(pred)) == {0, 3}
     assert abs((pred == 3).mean() - 0.3) < 0.01
+
+
+def test_kdtree_classifier_matches_sklearn_knn_without_ties():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4))
+    y = rng.integers(0, 4, 500)
+    Q = rng.normal(size=(2000, 4))
+    ours = KDTreeClassifier(n_neighbors=5, n_jobs=2).fit(X, y).predict(Q)
+    ref = KNeighborsClassifier(n_neighbors=5).fit(X, y).predict(Q)
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_kdtree_vote_ties_go_to_smallest_class():
+    X = np.array([[0.0], [1.0], [-1.0], [2.0]])
+    y = np.array([7, 3, 7, 3])
+    # k=4: two votes each, the tie goes to class 3
+    assert KDTreeClassifier(n_neighbors=4).fit(X, y).predict([[0.1]])[0] == 3

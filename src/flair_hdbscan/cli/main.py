@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "sample-data": "sample_data:sample_data",
     "info": "info:info",
     "evaluate": "evaluate:evaluate",
+    "plot": "plot:plot",
 }
 
 

@@ -51,12 +51,13 @@ def open_dataset(data: Path | None, config: Path | None, split: str) -> FlairDat
     """
     from flair_hdbscan.dataset import FlairDataset
     from flair_hdbscan.errors import OptionError
-    from flair_hdbscan.sample_data import default_sample_root
 
     if data is not None and config is not None:
         raise OptionError("--data and --config both given: name the dataset with only one")
     if config is not None:
         return FlairDataset.from_config(config, split=split)
     if data is None:
+        from flair_hdbscan.sample_data import default_sample_root
+
         data = default_sample_root(progress=True)
     return FlairDataset.from_root(data, split=split)

@@ -1,0 +1,222 @@
+"""``flair-hdbscan plot``: draw one figure of the study to a PNG or SVG file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flair_hdbscan.cli.options import data_options
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from flair_hdbscan.dataset import FlairDataset
+
+#: Figures drawn from the dataset.
+DATA_KINDS: tuple[str, ...] = (
+    "samples",
+    "time-series",
+    "class-patches",
+    "all-patches",
+    "class-distribution",
+    "channel-by-class",
+    "normalization-scatter",
+)
+#: Figures drawn from a results.json.
+RESULT_KINDS: tuple[str, ...] = ("confusion", "results")
+#: Every kind of figure, in the order of the study.
+KINDS: tuple[str, ...] = ("nomenclature", *DATA_KINDS, *RESULT_KINDS)
+
+_STRIDE = 10
+_AERIAL_COLUMNS = ("red", "green", "blue", "nir", "elevation")
+
+
+def _pixel_table(ds: FlairDataset) -> pd.DataFrame:
+    """The seed's pixel sample: every 10th pixel in each image axis of every patch.
+
+    Aerial bands are divided by 255 (the reference loader's ``img_as_float``, elevation
+    included); pixels of class 12 ("other") and without data are dropped.
+
+    Returns:
+        DataFrame with float32 columns red, green, blue, nir, elevation and uint8 ``label``
+        (0..11).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from flair_hdbscan.nomenclature import OTHER
+
+    bands, labels = [], []
+    for i in range(len(ds)):
+        image = ds.read_image(i)[:, ::_STRIDE, ::_STRIDE]
+        label = ds.read_labels(i)[::_STRIDE, ::_STRIDE].ravel()
+        keep = label < OTHER
+        bands.append(image.reshape(image.shape[0], -1)[:, keep].T)
+        labels.append(label[keep])
+    values = np.concatenate(bands).astype(np.float32) / np.float32(255)
+    table = pd.DataFrame(values, columns=list(_AERIAL_COLUMNS))
+    table["label"] = np.concatenate(labels)
+    return table
+
+
+def _read_results(path: Path | None, kind: str) -> dict[str, Any]:
+    import json
+
+    from flair_hdbscan.errors import DataError, OptionError
+
+    if path is None:
+        raise OptionError(f"plot {kind} needs --results results.json (written by `run`)")
+    try:
+        results = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read results file {path}: {exc}") from None
+    if not isinstance(results, dict) or not isinstance(results.get("experiments"), list):
+        raise DataError(f'{path} holds no "experiments" list: is it a results.json of `run`?')
+    return results
+
+
+def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
+    from flair_hdbscan.errors import OptionError
+
+    names = [str(e.get("name")) for e in results["experiments"]]
+    for exp in results["experiments"]:
+        if exp.get("name") == name:
+            return exp
+    what = "--experiment is required" if name is None else f"no experiment {name!r} in {path}"
+    raise OptionError(f"{what}: use one of {', '.join(names)}")
+
+
+@click.command()
+@click.argument("kind", metavar="KIND")
+@click.argument(
+    "data_arg",
+    metavar="[DATA]",
+    required=False,
+    type=click.Path(path_type=Path, file_okay=False),
+)
+@data_options
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Figure file to write; the suffix (.png or .svg) chooses the format.",
+)
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="results.json of `run` (kinds confusion and results).",
+)
+@click.option("--experiment", default=None, help="Experiment name (kind confusion).")
+@click.option(
+    "--class",
+    "semantic_class",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Full-nomenclature class 1..19 (kind class-patches).",
+)
+@click.option(
+    "--channel",
+    default="nir",
+    show_default=True,
+    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Elevation=15 "
+    "(kind channel-by-class).",
+)
+@click.option("--channel1", default="green", show_default=True, help="x channel (scatter).")
+@click.option("--channel2", default="red", show_default=True, help="y channel (scatter).")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Patches (samples, default 2) or super areas (time-series, default 3) to draw.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random choices.")
+@click.option(
+    "--max-patches",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many patches (class-patches, all-patches).",
+)
+@click.option("--dpi", type=click.IntRange(min=10), default=100, show_default=True)
+def plot(
+    kind: str,
+    data_arg: Path | None,
+    data: Path | None,
+    config: Path | None,
+    split: str,
+    out: Path,
+    results_path: Path | None,
+    experiment: str | None,
+    semantic_class: int,
+    channel: str,
+    channel1: str,
+    channel2: str,
+    n: int | None,
+    seed: int,
+    max_patches: int | None,
+    dpi: int,
+) -> None:
+    """Draw the figure KIND into --out (.png or .svg).
+
+    KIND is one of: nomenclature, samples, time-series, class-patches, all-patches,
+    class-distribution, channel-by-class, normalization-scatter, confusion, results.
+    Data figures read the dataset DATA (or --data / --config; default: the embedded
+    sample); confusion and results read --results.
+    """
+    from flair_hdbscan.errors import OptionError
+
+    if kind not in KINDS:
+        raise OptionError(f"unknown figure kind {kind!r}: use one of {', '.join(KINDS)}")
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise OptionError(f"cannot write a figure to {out}: the file name must end in .png or .svg")
+    if data_arg is not None and data is not None and data_arg != data:
+        raise OptionError(f"dataset given twice ({data_arg} and --data {data}): give one")
+
+    from flair_hdbscan import plots
+
+    # Check option values before reading any data.
+    if kind == "channel-by-class":
+        plots.resolve_channel(channel, _AERIAL_COLUMNS)
+    elif kind == "normalization-scatter":
+        plots.resolve_channel(channel1, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel2, _AERIAL_COLUMNS)
+    elif kind == "class-patches" and not 1 <= semantic_class <= 19:
+        raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
+
+    if kind == "nomenclature":
+        fig = plots.plot_nomenclature()
+    elif kind in RESULT_KINDS:
+        results = _read_results(results_path, kind)
+        if kind == "results":
+            fig = plots.plot_results(results)
+        else:
+            exp = _experiment(results, experiment, results_path)
+            fig = plots.plot_confusion(exp["confusion_matrix"], exp["name"], miou=exp.get("miou"))
+    else:
+        from flair_hdbscan.cli.options import open_dataset
+
+        ds = open_dataset(data_arg if data_arg is not None else data, config, split)
+        if kind == "samples":
+            fig = plots.plot_samples(ds, n=n or 2, seed=seed)
+        elif kind == "time-series":
+            fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
+        elif kind == "class-patches":
+            fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
+        elif kind == "all-patches":
+            fig = plots.plot_all_patches(ds, max_patches=max_patches)
+        elif kind == "class-distribution":
+            from flair_hdbscan.dataset import class_distribution
+
+            fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
+        elif kind == "channel-by-class":
+            fig = plots.plot_channel_by_class(_pixel_table(ds), channel)
+        else:
+            fig = plots.plot_normalization_scatter(_pixel_table(ds), channel1, channel2, seed=seed)
+    plots.save_figure(fig, out, dpi=dpi)
+    click.echo(f"wrote {out}")
