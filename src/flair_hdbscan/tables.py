@@ -6,7 +6,7 @@ from rich.table import Table
 
 from flair_hdbscan.nomenclature import N_SCORED, REDUCED_NAMES
 
-__all__ = ["scores_table"]
+__all__ = ["scores_table", "study_table"]
 
 
 def _pct(value: float | None) -> str:
@@ -35,5 +35,46 @@ def scores_table(result: dict, *, title: str | None = None) -> Table:
             _pct(result["producers_accuracy"][k]),
             _pct(result["users_accuracy"][k]),
             f"{sum(cm[k]):,}",
+        )
+    return table
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def study_table(results: dict, *, title: str | None = None) -> Table:
+    """The study's results, one row per experiment.
+
+    Args:
+        results: ``{"run": ..., "experiments": [...]}`` as in ``results.json``.
+        title: table title.
+    """
+    table = Table(title=title)
+    for col, justify in (
+        ("experiment", "left"),
+        ("mIoU", "right"),
+        ("OA", "right"),
+        ("train px", "right"),
+        ("labels used", "right"),
+        ("clusters", "right"),
+        ("noise %", "right"),
+        ("purity %", "right"),
+        ("mapping", "left"),
+        ("s", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for e in results["experiments"]:
+        table.add_row(
+            e["name"],
+            _fmt(e["miou"]),
+            _fmt(e["overall_accuracy"], 3),
+            f"{e['n_train_pixels']:,}",
+            f"{e['n_labels_used']:,}",
+            "–" if e.get("n_clusters") is None else str(e["n_clusters"]),
+            _pct(e.get("noise_fraction")),
+            _pct(e.get("cluster_purity")),
+            e.get("mapping") or "–",
+            f"{e['seconds']:.1f}",
         )
     return table

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "info": "info:info",
     "evaluate": "evaluate:evaluate",
     "plot": "plot:plot",
+    "run": "run:run",
 }
 
 
@@ -60,3 +61,7 @@ def cli(verbose: int) -> None:
     """Can HDBSCAN clustering stand in for manual annotation of FLAIR #2 land cover?"""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":
+    cli()

@@ -61,3 +61,152 @@ def open_dataset(data: Path | None, config: Path | None, split: str) -> FlairDat
 
         data = default_sample_root(progress=True)
     return FlairDataset.from_root(data, split=split)
+
+
+def study_options(func: F) -> F:
+    """Add every option of :class:`flair_hdbscan.study.StudyOptions` to a command.
+
+    The command receives them as keyword arguments; :func:`make_study_options` builds the
+    options object from them.
+    """
+    opts = [
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of every random draw (naive baselines, label budget).",
+        ),
+        click.option(
+            "--stride",
+            type=int,
+            default=10,
+            show_default=True,
+            help="Training sample: every N-th pixel along each axis (10 = 1 %).",
+        ),
+        click.option(
+            "--keep-other/--no-other",
+            "keep_other",
+            default=False,
+            show_default=True,
+            help="Train on pixels of class 'other' too (the study leaves them out).",
+        ),
+        click.option(
+            "--n-neighbors",
+            type=int,
+            default=5,
+            show_default=True,
+            help="k of every kNN (on truth, and propagating clusters).",
+        ),
+        click.option(
+            "--min-cluster-size",
+            type=int,
+            default=10,
+            show_default=True,
+            help="HDBSCAN's smallest cluster.",
+        ),
+        click.option(
+            "--min-samples",
+            type=int,
+            default=None,
+            help="HDBSCAN's core-distance neighbours, not counting the point itself "
+            "[default: --min-cluster-size, as hdbscan and fast_hdbscan].",
+        ),
+        click.option(
+            "--cluster-selection-method",
+            type=click.Choice(["eom", "leaf"]),
+            default="eom",
+            show_default=True,
+            help="HDBSCAN cluster selection.",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["fast_hdbscan", "hdbscan", "sklearn"]),
+            default="fast_hdbscan",
+            show_default=True,
+            help="HDBSCAN implementation.",
+        ),
+        click.option(
+            "--dedup/--no-dedup",
+            default=False,
+            show_default=True,
+            help="Cluster unique rows weighted by their counts (fast_hdbscan only).",
+        ),
+        click.option(
+            "--label-budget",
+            type=int,
+            default=None,
+            help="Name clusters from at most N labelled members each, instead of the "
+            "study's oracle mapping (majority of every member's true class).",
+        ),
+        click.option(
+            "--s2-resampling",
+            type=click.Choice(["nearest", "bilinear"]),
+            default="nearest",
+            show_default=True,
+            help="Sentinel-2 composite onto the aerial 0.2 m grid.",
+        ),
+        click.option(
+            "--cloud-area-threshold",
+            type=float,
+            default=0.5,
+            show_default=True,
+            help="Drop a Sentinel-2 date when snow+cloud cover reaches this fraction.",
+        ),
+        click.option(
+            "--cloud-proba-threshold",
+            type=int,
+            default=60,
+            show_default=True,
+            help="Snow/cloud probability (0-100) counted as cover.",
+        ),
+        click.option(
+            "--sat-patch-size",
+            type=int,
+            default=40,
+            show_default=True,
+            help="Sentinel-2 super patch side, pixels.",
+        ),
+        click.option(
+            "--jobs",
+            "n_jobs",
+            type=int,
+            default=-1,
+            show_default=True,
+            help="Threads of kNN queries (-1: all cores).",
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+STUDY_OPTION_NAMES = (
+    "seed",
+    "stride",
+    "keep_other",
+    "n_neighbors",
+    "min_cluster_size",
+    "min_samples",
+    "cluster_selection_method",
+    "backend",
+    "dedup",
+    "label_budget",
+    "s2_resampling",
+    "cloud_area_threshold",
+    "cloud_proba_threshold",
+    "sat_patch_size",
+    "n_jobs",
+)
+
+
+def make_study_options(kwargs: dict[str, Any], **extra: Any):
+    """Build :class:`~flair_hdbscan.study.StudyOptions` from :func:`study_options` values.
+
+    The study options are removed from ``kwargs``; ``extra`` adds fields set elsewhere.
+    """
+    from flair_hdbscan.study import StudyOptions
+
+    values = {name: kwargs.pop(name) for name in STUDY_OPTION_NAMES}
+    values["no_other"] = not values.pop("keep_other")
+    return StudyOptions(**values, **extra)
