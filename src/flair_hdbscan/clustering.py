@@ -5,6 +5,12 @@ clusters of identical points and spends its time on them. ``dedup=True`` cluster
 rows with their counts as sample weights (fast_hdbscan only) and gives every copy its row's
 label; the default is the original study's plain behaviour, clustering every row.
 
+fast_hdbscan (0.3.x) labels noise almost every unique row whose weight alone reaches
+``min_samples`` (its core distance is then 0): measured on 20,000 quantised blob points,
+97 % of such rows came out noise although they are the densest. Weights are therefore
+capped at ``min_samples - 1``, so that no row is dense on its own account; with the cap the
+same rows are all clustered (0 % noise) and the clusters follow the blobs.
+
 Results never depend on the order of the rows: rows are put in a canonical (lexicographic)
 order before clustering and cluster ids are numbered by first appearance in that order.
 """
@@ -143,7 +149,8 @@ def cluster_pixels(
         cluster_selection_method: ``"eom"`` (excess of mass) or ``"leaf"``.
         backend: ``"fast_hdbscan"``, ``"hdbscan"`` (with an exact minimum spanning tree) or
             ``"sklearn"``.
-        dedup: cluster unique rows weighted by their counts (fast_hdbscan only).
+        dedup: cluster unique rows weighted by their counts, capped at
+            ``min_samples - 1`` (fast_hdbscan only).
 
     Returns:
         A :class:`Clustering` whose labels follow the rows of ``X``.
@@ -167,7 +174,9 @@ def cluster_pixels(
     rows, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
     if dedup:
-        target, weights = np.ascontiguousarray(rows), counts.astype(np.float32)
+        cap = max(ms - 1, 1)  # see the module docstring: no row dense on its own
+        target = np.ascontiguousarray(rows)
+        weights = np.minimum(counts, cap).astype(np.float32)
     else:
         order = np.argsort(inverse, kind="stable")
         target, weights = X[order], None

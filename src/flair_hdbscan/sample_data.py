@@ -193,11 +193,13 @@ _CROWNS: dict[int, tuple[float, float, float]] = {
     16: (0.9, 15.0, 0.6),
     17: (0.6, 2.6, 0.4),
 }
-_GROUND_HEIGHT = 0.12  # m, for flat classes
+_GROUND_HEIGHT = 0.03  # m, for flat classes
 _TEXTURE_GAIN = 2.5  # scale of the brightness texture
 _VIGOUR = 0.8  # scale of the greenness texture
-_PIXEL_NOISE = 0.7  # SD of the per-pixel noise of R, G, B, NIR (8-bit levels)
-_ELEV_NOISE = 0.35  # SD of the per-pixel noise of the stored elevation (m × 5)
+_TEXTURE_STEP = 0.6  # quantisation step of the texture fields (in SD units)
+_CROWN_LEVELS = 4  # lit / shaded levels of a tree crown
+_PIXEL_NOISE = 0.3  # SD of the per-pixel noise of R, G, B, NIR (8-bit levels)
+_ELEV_NOISE = 0.15  # SD of the per-pixel noise of the stored elevation (m × 5)
 
 # ----------------------------------------------------------------------------------------
 # Sentinel-2 spectra (B02, B03, B04, B05, B06, B07, B08, B8A, B11, B12), reflectance × 10⁴.
@@ -842,32 +844,38 @@ def _classify(world: _World, u: np.ndarray, v: np.ndarray) -> dict[str, np.ndarr
     if world.object_tree is not None:
         o = world.objects
         n_obj = len(o["value"])
-        k = min(6, n_obj)
-        _, idx = world.object_tree.query(np.column_stack([u, v]), k=k, distance_upper_bound=35)
+        k = min(4, n_obj)
+        _, idx = world.object_tree.query(np.column_stack([u, v]), k=k, distance_upper_bound=30)
         idx = idx.reshape(n, k)
+        near = np.flatnonzero((idx < n_obj).any(axis=1))
+        idx = idx[near]
         valid = idx < n_obj
         idx = np.where(valid, idx, 0)
-        du = u[:, None] - o["centre"][idx, 0]
-        dv = v[:, None] - o["centre"][idx, 1]
-        cos, sin = np.cos(o["angle"][idx]), np.sin(o["angle"][idx])
-        hx, hy = o["half"][idx, 0], o["half"][idx, 1]
+        du = (u[near, None] - o["centre"][idx, 0]).astype(np.float32)
+        dv = (v[near, None] - o["centre"][idx, 1]).astype(np.float32)
+        ang = o["angle"][idx]
+        cos, sin = np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+        hx, hy = o["half"][idx, 0].astype(np.float32), o["half"][idx, 1].astype(np.float32)
         lx = du * cos + dv * sin
-        ly = -du * sin + dv * cos
+        ly = dv * cos - du * sin
         inside = valid & (np.abs(lx) <= hx) & (np.abs(ly) <= hy)
         hit = inside.any(axis=1)
-        first = np.argmax(inside, axis=1)
-        obj[hit] = idx[hit, first[hit]]
-        roof[hit] = (ly[hit, first[hit]] / hy[hit, first[hit]]).astype(np.float32)
-        value[hit] = o["value"][obj[hit]]
+        first = np.argmax(inside, axis=1)[hit]
+        at = near[hit]
+        obj[at] = idx[hit, first]
+        roof[at] = ly[hit, first] / hy[hit, first]
+        value[at] = o["value"][obj[at]]
+        # Shadow: the point seen from the sun side, shifted towards the object, is inside.
         length = o["height"][idx] * _SUN_TAN
-        su = (world.shadow_dir[0] * length)
-        sv = (world.shadow_dir[1] * length)
+        su = world.shadow_dir[0] * length
+        sv = world.shadow_dir[1] * length
+        sx = su * cos + sv * sin
+        sy = sv * cos - su * sin
         cast = valid & (length > 0)
+        dark = np.zeros(len(near), dtype=bool)
         for f in _SHADOW_STEPS:
-            qx = (du - f * su) * cos + (dv - f * sv) * sin
-            qy = -(du - f * su) * sin + (dv - f * sv) * cos
-            shadow |= (cast & (np.abs(qx) <= hx) & (np.abs(qy) <= hy)).any(axis=1)
-        shadow &= ~hit
+            dark |= (cast & (np.abs(lx - f * sx) <= hx) & (np.abs(ly - f * sy) <= hy)).any(axis=1)
+        shadow[near] = dark & ~hit
     return {"value": value, "parcel": parcel, "object": obj, "road": road, "shadow": shadow,
             "roof": roof}
 
@@ -900,10 +908,13 @@ def _render_patch(
     has_obj = obj >= 0
     colour[has_obj] = world.objects["colour"][obj[has_obj]]
 
-    t_large, t_small = world.texture[0](u, v), world.texture[1](u, v)
+    # Textures in a few discrete steps: real 8-bit imagery repeats its values a lot.
+    t_large, t_small, t_mid = (
+        np.rint(t(u, v) / _TEXTURE_STEP) * _TEXTURE_STEP for t in world.texture
+    )
     gain = 1 + _TEXTURE_GAIN * _TEXTURE[value] * (0.7 * t_large + 0.6 * t_small)
     # Patchy vigour: a smooth shift along the dry → green axis inside each parcel.
-    vigour = _GREENNESS_SD[value] * _VIGOUR * world.texture[2](u, v)
+    vigour = _GREENNESS_SD[value] * _VIGOUR * t_mid
     colour += vigour[:, None] * _GREENNESS_AXIS
     height = _GROUND_HEIGHT + 0.15 * np.maximum(t_small, 0)
 
@@ -919,6 +930,7 @@ def _render_patch(
             factor[c], tall[c], contrast[c] = f, h, k
         vs = value[sel]
         shade = np.clip(1 - (dist / (world.crown_radius[crown] * 1.25 * factor[vs])) ** 2, 0, 1)
+        shade = np.rint(shade * _CROWN_LEVELS) / _CROWN_LEVELS
         gain[sel] *= 1 - contrast[vs] + contrast[vs] * 1.35 * shade
         height[sel] = tall[vs] * world.crown_scale[crown] * (0.3 + 0.7 * np.sqrt(shade))
 
@@ -1079,7 +1091,7 @@ def _write_zone(
 ) -> None:
     """Write the Sentinel-2 files and every patch of one zone; fill centroids and metadata."""
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     plan = world.plan
     dirs = flair_layout.RELEASE_DIRS[layout_name][plan.split]
@@ -1106,7 +1118,7 @@ def _write_zone(
         image, mask = _render_patch(world, row, col, rng)
         x_c = plan.x0 + col * SEN_RES
         y_c = plan.y0 - row * SEN_RES
-        transform = from_origin(x_c - HALF, y_c + HALF, RES, RES)
+        transform = Affine(RES, 0.0, x_c - HALF, 0.0, -RES, y_c + HALF)  # from_origin
         with rasterio.open(img_dir / flair_layout.aerial_name(patch_id), "w", count=5,
                            transform=transform, **profile) as dst:
             dst.write(image)

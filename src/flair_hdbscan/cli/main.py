@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate:evaluate",
     "plot": "plot:plot",
     "run": "run:run",
+    "fit": "fit:fit",
+    "predict": "predict:predict",
 }
 
 

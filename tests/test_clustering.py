@@ -1,0 +1,141 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from flair_hdbscan.clustering import (
+    budget_mapping,
+    cluster_pixels,
+    cluster_purity,
+    oracle_mapping,
+)
+from flair_hdbscan.errors import OptionError
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(3000, n_features=5, centers=12, cluster_std=0.6, random_state=4)
+    return X.astype(np.float32), y
+
+
+def test_dedup_equals_plain_without_repeated_rows(blobs):
+    X, _ = blobs
+    assert np.unique(X, axis=0).shape[0] == X.shape[0]
+    plain = cluster_pixels(X)
+    dedup = cluster_pixels(X, dedup=True)
+    assert adjusted_rand_score(plain.labels, dedup.labels) >= 0.99
+    assert dedup.n_rows_clustered == X.shape[0]
+
+
+@pytest.mark.parametrize("dedup", [False, True])
+def test_shuffled_rows_give_the_same_clusters(blobs, dedup):
+    X, _ = blobs
+    # quantise so that rows repeat and ties abound
+    Xq = np.round(X * 2) / 2
+    base = cluster_pixels(Xq, dedup=dedup)
+    perm = np.random.default_rng(7).permutation(Xq.shape[0])
+    shuffled = cluster_pixels(Xq[perm], dedup=dedup)
+    np.testing.assert_array_equal(shuffled.labels, base.labels[perm])
+    assert shuffled.n_clusters == base.n_clusters
+
+
+def test_dedup_weights_count_repeats():
+    # three piles of 4 distinct points repeated 10 times each, plus sparse noise: weighted
+    # unique rows must find the three piles, each pile in one cluster
+    rng = np.random.default_rng(0)
+    offsets = np.array([[0, 0], [0.1, 0], [0, 0.1], [0.1, 0.1]], dtype=np.float32)
+    centres = np.array([[0, 0], [10, 0], [0, 10]], dtype=np.float32)
+    piles = np.repeat((centres[:, None, :] + offsets[None]).reshape(-1, 2), 10, axis=0)
+    noise = rng.uniform(-5, 15, size=(30, 2)).astype(np.float32)
+    X = np.concatenate([piles, noise])
+    dedup = cluster_pixels(X, min_cluster_size=10, dedup=True)
+    assert dedup.n_rows_clustered == 12 + 30
+    labels = dedup.labels[:120].reshape(3, 40)
+    assert all(len(set(row)) == 1 and row[0] >= 0 for row in labels)
+    assert len({row[0] for row in labels}) == 3
+
+
+def test_dedup_on_quantised_pixels_avoids_clusters_of_identical_points():
+    X, _ = make_blobs(20000, n_features=3, centers=5, cluster_std=1.0, random_state=0)
+    Xq = np.round(X * 3).astype(np.float32)
+    plain = cluster_pixels(Xq)
+    dedup = cluster_pixels(Xq, dedup=True)
+    # plain HDBSCAN splits repeated rows into many tiny clusters and much noise
+    assert plain.n_clusters > 50 and plain.noise_fraction > 0.5
+    assert dedup.n_clusters <= 5 and dedup.noise_fraction < 0.2
+
+
+def test_dedup_keeps_rows_repeated_more_than_min_samples():
+    X, _ = make_blobs(20000, n_features=3, centers=5, cluster_std=1.0, random_state=0)
+    Xq = np.round(X * 3).astype(np.float32)
+    _, inverse, counts = np.unique(Xq, axis=0, return_inverse=True, return_counts=True)
+    heavy = counts[inverse.ravel()] >= 10
+    assert heavy.sum() > 1000
+    dedup = cluster_pixels(Xq, min_cluster_size=10, min_samples=10, dedup=True)
+    # the densest rows must be clustered, not noise
+    assert (dedup.labels[heavy] < 0).mean() < 0.05
+
+
+def test_backends_agree_with_exact_hdbscan(blobs):
+    X, _ = blobs
+    ref = cluster_pixels(X, backend="hdbscan").labels
+    for backend in ("fast_hdbscan", "sklearn"):
+        assert adjusted_rand_score(ref, cluster_pixels(X, backend=backend).labels) >= 0.99
+
+
+def test_leaf_selection_gives_at_least_as_many_clusters(blobs):
+    X, _ = blobs
+    eom = cluster_pixels(X, cluster_selection_method="eom")
+    leaf = cluster_pixels(X, cluster_selection_method="leaf")
+    assert leaf.n_clusters >= eom.n_clusters
+
+
+def test_cluster_ids_are_numbered_by_first_appearance(blobs):
+    X, _ = blobs
+    c = cluster_pixels(X)
+    order = np.argsort(np.lexsort(X.T[::-1]), kind="stable")  # rank of each row
+    firsts = [order[c.labels == k].min() for k in range(c.n_clusters)]
+    assert firsts == sorted(firsts)
+
+
+def test_too_few_rows_is_all_noise_not_a_crash():
+    c = cluster_pixels(np.zeros((5, 3), dtype=np.float32), min_cluster_size=10)
+    assert c.n_clusters == 0 and c.noise_fraction == 1.0
+    empty = cluster_pixels(np.zeros((0, 3), dtype=np.float32))
+    assert empty.labels.shape == (0,)
+
+
+def test_fortran_ordered_float64_input_is_accepted(blobs):
+    X, _ = blobs
+    c = cluster_pixels(np.asfortranarray(X.astype(np.float64)))
+    assert c.n_clusters > 0
+
+
+def test_option_errors():
+    X = np.zeros((20, 2), dtype=np.float32)
+    with pytest.raises(OptionError, match="backend"):
+        cluster_pixels(X, backend="kmeans")
+    with pytest.raises(OptionError, match="sample weights"):
+        cluster_pixels(X, backend="hdbscan", dedup=True)
+    with pytest.raises(OptionError, match="min_cluster_size"):
+        cluster_pixels(X, min_cluster_size=1)
+    with pytest.raises(OptionError, match="selection"):
+        cluster_pixels(X, cluster_selection_method="middle")
+
+
+def test_oracle_mapping_and_purity_hand_computed():
+    labels = np.array([0, 0, 0, 1, 1, -1, -1])
+    y = np.array([2, 2, 5, 3, 1, 4, 4])
+    np.testing.assert_array_equal(oracle_mapping(labels, y, 6), [2, 1])  # tie 3/1 → 1
+    assert cluster_purity(labels, y, 6) == pytest.approx(3 / 5)
+
+
+def test_budget_mapping_reads_at_most_budget_labels():
+    labels = np.repeat(np.arange(4), 50)
+    y = np.repeat(np.array([1, 2, 3, 4]), 50)
+    table, used = budget_mapping(labels, y, 5, budget=3, seed=0)
+    np.testing.assert_array_equal(table, [1, 2, 3, 4])
+    assert used == 12
+    small = np.array([0, 0, 1])
+    _, used_small = budget_mapping(small, np.array([1, 1, 2]), 3, budget=5, seed=0)
+    assert used_small == 3
