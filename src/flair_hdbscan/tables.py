@@ -6,7 +6,7 @@ from rich.table import Table
 
 from flair_hdbscan.nomenclature import N_SCORED, REDUCED_NAMES
 
-__all__ = ["scores_table", "study_table"]
+__all__ = ["make_console", "scores_table", "study_table"]
 
 
 def _pct(value: float | None) -> str:
@@ -78,3 +78,17 @@ def study_table(results: dict, *, title: str | None = None) -> Table:
             f"{e['seconds']:.1f}",
         )
     return table
+
+
+def make_console():
+    """A rich console for command output; 160 columns wide when not on a terminal.
+
+    Piped or captured output (logs, CI) would otherwise be cut to 80 columns and the
+    results tables would lose their figures.
+    """
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    return console

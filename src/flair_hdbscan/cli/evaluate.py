@@ -33,19 +33,17 @@ def evaluate(truth: Path, pred: Path, json_path: Path | None) -> None:
     The mIoU is the mean IoU of the 12 scored classes that are present in truth or
     prediction ("other" excluded), from one confusion matrix summed over patches.
     """
-    from rich.console import Console
-
     from flair_hdbscan.atomic import write_json
     from flair_hdbscan.evaluation import evaluate_folders
     from flair_hdbscan.metrics import scores
     from flair_hdbscan.progress import progress_bar
-    from flair_hdbscan.tables import scores_table
+    from flair_hdbscan.tables import make_console, scores_table
 
     with progress_bar() as bar:
         task = bar.add_task("scoring patches", total=None)
         cm = evaluate_folders(truth, pred, on_patch=lambda _pid: bar.advance(task))
     result = scores(cm)
-    console = Console()
+    console = make_console()
     console.print(scores_table(result, title=f"{pred} against {truth}"))
     miou = result["miou"]
     console.print(

@@ -24,7 +24,6 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     pixels per class, so a corrupt patch is reported here.
     """
     import numpy as np
-    from rich.console import Console
     from rich.table import Table
 
     from flair_hdbscan import sentinel
@@ -32,12 +31,13 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     from flair_hdbscan.dataset import class_distribution, reduce_counts
     from flair_hdbscan.errors import OptionError
     from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_NAMES, TRAIN_PREVALENCE
+    from flair_hdbscan.tables import make_console
 
     if data_arg is not None and data is not None and data_arg != data:
         raise OptionError(f"DATA {data_arg} and --data {data} differ: give the dataset once")
     ds = open_dataset(data_arg if data_arg is not None else data, config, split)
     summary = ds.summary()
-    console = Console()
+    console = make_console()
 
     console.print(f"[bold]FLAIR #2 {summary['split']} split[/bold]")
     for key in ("aerial", "sen", "labels", "centroids", "metadata"):

@@ -65,13 +65,11 @@ def run(
     its members) unless --label-budget is given. Without --data or --config it runs on the
     embedded sample dataset.
     """
-    from rich.console import Console
-
     from flair_hdbscan.cli.options import open_dataset
     from flair_hdbscan.progress import progress_bar
     from flair_hdbscan.results import write_results
     from flair_hdbscan.study import run_study, select_experiments
-    from flair_hdbscan.tables import study_table
+    from flair_hdbscan.tables import make_console, study_table
 
     options = make_study_options(kwargs, map_patches=map_patches)
     select_experiments(experiments)  # fail on a bad name before reading data
@@ -80,7 +78,7 @@ def run(
     checkpoint = out / ".checkpoint.npz"
     if not resume:
         checkpoint.unlink(missing_ok=True)
-    console = Console()
+    console = make_console()
     console.print(f"{len(ds)} patches of the {split} split from {ds.paths.aerial.parent}")
     with progress_bar() as bar:
 
