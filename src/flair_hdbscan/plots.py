@@ -1098,8 +1098,8 @@ def plot_results(results: dict[str, Any]) -> Figure:
     ax.set_xlabel("feature option")
     ax.set_ylabel("mIoU (12 classes, FLAIR convention)")
     finite = table["miou"][np.isfinite(table["miou"])]
-    ax.set_ylim(0, max(0.1, float(finite.max()) * 1.15 if len(finite) else 1.0))
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_ylim(0, max(0.1, float(finite.max()) * 1.3 if len(finite) else 1.0))
+    ax.legend(loc="upper center", fontsize=8, ncol=4, frameon=False)
     mappings = {m for m in learned.loc[learned["method"] == "hdbscan", "mapping"] if m}
     title = "mIoU by feature option: kNN vs HDBSCAN"
     if "oracle" in mappings:
