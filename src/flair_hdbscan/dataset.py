@@ -22,6 +22,7 @@ import numpy as np
 
 from flair_hdbscan import layout, sentinel
 from flair_hdbscan.errors import DataError, OptionError
+from flair_hdbscan.geotiff import read_uint8_tif
 from flair_hdbscan.nomenclature import N_CLASSES, to_reduced
 
 __all__ = [
@@ -240,7 +241,11 @@ def split_from_config(config: Path, split: str = "train") -> SplitPaths:
     centroids = cast(Path, resolve("centroids", required=True, is_dir=False))
     metadata = resolve("metadata", required=False, is_dir=False)
     return SplitPaths(
-        split=split, aerial=aerial, sen=sen, labels=labels, centroids=centroids,
+        split=split,
+        aerial=aerial,
+        sen=sen,
+        labels=labels,
+        centroids=centroids,
         metadata=metadata,
     )
 
@@ -343,14 +348,16 @@ def _load_centroids(path: Path) -> dict[str, Any]:
 
 
 def _centroid(value: Any, name: str, path: Path) -> tuple[int, int]:
-    ok = isinstance(value, list | tuple) and len(value) == 2 and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
-        for v in value
+    ok = (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
+            for v in value
+        )
     )
     if not ok:
-        raise DataError(
-            f"centroid of {name} in {path} must be [row, col] integers, got {value!r}"
-        )
+        raise DataError(f"centroid of {name} in {path} must be [row, col] integers, got {value!r}")
     return int(value[0]), int(value[1])
 
 
@@ -439,8 +446,7 @@ class FlairDataset:
                 for kind in ("data", "masks", "products"):
                     if not sen[kind].is_file():
                         raise DataError(
-                            f"no Sentinel-2 file {sen[kind]} for {name}: "
-                            f"is {keys['sen']} right?"
+                            f"no Sentinel-2 file {sen[kind]} for {name}: is {keys['sen']} right?"
                         )
                 sen_files[domain, zone] = sen
             sen = sen_files[domain, zone]
@@ -526,7 +532,7 @@ class FlairDataset:
         """
         i = self._index(i)
         ref = self.patches[i]
-        image, profile = self._read_tif(ref.aerial, what="aerial image", count=5)
+        image, profile = read_uint8_tif(ref.aerial, what="aerial image", count=5)
         mask = self.read_mask(i) if self.has_labels else None
         return {
             "id": ref.patch_id,
@@ -561,57 +567,6 @@ class FlairDataset:
 
     # -- pixel reading ---------------------------------------------------------------------
 
-    @staticmethod
-    def _read_tif(
-        path: Path, *, what: str, count: int, indexes: int | list[int] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Read a uint8 GeoTIFF of ``count`` bands.
-
-        Args:
-            path: the file.
-            what: its role, for messages.
-            count: expected number of bands.
-            indexes: bands to read as rasterio's ``read`` takes them (None: all; ``[]``:
-                none, only the header is checked).
-
-        Returns:
-            ``(pixels, profile)``: pixels as rasterio returns them (an empty array for
-            ``indexes=[]``); profile ``{"crs", "transform", "width", "height"}``.
-        """
-        import rasterio
-        from rasterio._err import CPLE_BaseError
-        from rasterio.errors import RasterioError
-
-        try:
-            with rasterio.open(path) as src:
-                if src.count != count:
-                    raise DataError(
-                        f"{path} has {src.count} bands, a FLAIR #2 {what} has {count}: "
-                        f"is it a FLAIR #2 file?"
-                    )
-                if any(dt != "uint8" for dt in src.dtypes):
-                    raise DataError(
-                        f"{path} is {src.dtypes[0]}, a FLAIR #2 {what} is uint8: "
-                        f"is it a FLAIR #2 file?"
-                    )
-                if indexes == []:
-                    pixels = np.empty((0, src.height, src.width), dtype=np.uint8)
-                else:
-                    pixels = src.read(indexes)
-                profile = {
-                    "crs": src.crs, "transform": src.transform,
-                    "width": src.width, "height": src.height,
-                }
-        except (RasterioError, CPLE_BaseError) as exc:
-            # rasterio's read errors say "see previous exception": GDAL's reason is the cause
-            cause = exc.__cause__ if isinstance(exc.__cause__, CPLE_BaseError) else exc
-            reason = " ".join(str(cause).split()).replace(f"'{path}'", "the file")
-            raise DataError(
-                f"cannot read {what} {path} ({reason}): is the file truncated or corrupt? "
-                f"extract it again"
-            ) from None
-        return pixels, profile
-
     def read_image(self, i: int) -> np.ndarray:
         """Aerial image of patch ``i``.
 
@@ -623,12 +578,12 @@ class FlairDataset:
             DataError: if the file is unreadable or truncated, or not 5 bands of uint8.
         """
         path = self.patches[self._index(i)].aerial
-        return self._read_tif(path, what="aerial image", count=5)[0]
+        return read_uint8_tif(path, what="aerial image", count=5)[0]
 
     def read_elevation_m(self, i: int) -> np.ndarray:
         """Elevation band of patch ``i`` in metres, ``(H, W)`` float32 (stored value / 5)."""
         path = self.patches[self._index(i)].aerial
-        band = self._read_tif(path, what="aerial image", count=5, indexes=5)[0]
+        band = read_uint8_tif(path, what="aerial image", count=5, indexes=5)[0]
         return band.astype(np.float32) / np.float32(5)
 
     def read_mask(self, i: int) -> np.ndarray:
@@ -648,7 +603,7 @@ class FlairDataset:
                 f"the {self.split} split under {self.paths.aerial} has no labels: "
                 f"set {layout.CONFIG_KEYS[self.split]['labels']} or add the labels folder"
             )
-        mask, profile = self._read_tif(ref.mask, what="label mask", count=1, indexes=1)
+        mask, profile = read_uint8_tif(ref.mask, what="label mask", count=1, indexes=1)
         shape = (profile["height"], profile["width"])
         image_shape = self._image_shape(i)
         if shape != image_shape:
@@ -682,7 +637,7 @@ class FlairDataset:
             DataError: if the file is unreadable or not 5 bands of uint8.
         """
         path = self.patches[self._index(i)].aerial
-        return self._read_tif(path, what="aerial image", count=5, indexes=[])[1]
+        return read_uint8_tif(path, what="aerial image", count=5, indexes=[])[1]
 
     # -- Sentinel-2 ------------------------------------------------------------------------
 
@@ -796,8 +751,9 @@ class FlairDataset:
             rel = path.relative_to(base).as_posix()
             entries.append(f"{modality}/{rel}\t{path.stat().st_size}")
         entries.sort()
-        entries.extend(f"centroid\t{p.patch_id}\t{p.centroid[0]}\t{p.centroid[1]}"
-                       for p in self.patches)
+        entries.extend(
+            f"centroid\t{p.patch_id}\t{p.centroid[0]}\t{p.centroid[1]}" for p in self.patches
+        )
         digest = hashlib.sha256()
         digest.update(f"split\t{self.split}\n".encode())
         for entry in entries:
@@ -834,10 +790,16 @@ class FlairDataset:
                 "T": int(area.data.shape[0]),
                 "height": int(area.data.shape[2]),
                 "width": int(area.data.shape[3]),
-                "clear_training": int(sentinel.clear_dates(
-                    area.masks, area_threshold=train_a, proba_threshold=train_p).sum()),
-                "clear_notebook": int(sentinel.clear_dates(
-                    area.masks, area_threshold=note_a, proba_threshold=note_p).sum()),
+                "clear_training": int(
+                    sentinel.clear_dates(
+                        area.masks, area_threshold=train_a, proba_threshold=train_p
+                    ).sum()
+                ),
+                "clear_notebook": int(
+                    sentinel.clear_dates(
+                        area.masks, area_threshold=note_a, proba_threshold=note_p
+                    ).sum()
+                ),
             }
         ts = [d["T"] for d in detail.values()]
         return {
@@ -854,7 +816,8 @@ class FlairDataset:
             "fingerprint": self.fingerprint(),
             "paths": {
                 k: None if v is None else str(v)
-                for k, v in vars(self.paths).items() if k != "split"
+                for k, v in vars(self.paths).items()
+                if k != "split"
             },
         }
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from flair_hdbscan.errors import DataError
+from flair_hdbscan.geotiff import read_uint8_tif
 from flair_hdbscan.layout import MSK_RE, PRED_RE
 from flair_hdbscan.metrics import ConfusionAccumulator
 from flair_hdbscan.nomenclature import N_CLASSES, to_reduced
 
-__all__ = ["evaluate_folders", "find_by_id", "read_single_band"]
+__all__ = ["evaluate_folders", "find_by_id"]
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +43,6 @@ def find_by_id(folder: Path, pattern) -> dict[str, Path]:
             raise DataError(f"two files for patch {pid}: {found[pid]} and {path}: keep one")
         found[pid] = path
     return found
-
-
-def read_single_band(path: Path) -> np.ndarray:
-    """Read band 1 of a uint8 GeoTIFF as ``(H, W) uint8``.
-
-    Raises:
-        DataError: if the file is unreadable or truncated, or not one uint8 band.
-    """
-    import rasterio
-    from rasterio.errors import RasterioError
-
-    try:
-        with rasterio.open(path) as src:
-            if src.count != 1 or src.dtypes[0] != "uint8":
-                raise DataError(
-                    f"{path}: expected 1 band of uint8, found {src.count} band(s) of "
-                    f"{src.dtypes[0]}: write class maps as single-band uint8"
-                )
-            return src.read(1)
-    except RasterioError as exc:
-        raise DataError(
-            f"{path}: unreadable or truncated GeoTIFF ({exc}): replace the file"
-        ) from exc
 
 
 def _pair(truths: dict[str, Path], preds: dict[str, Path], truth_dir: Path, pred_dir: Path):
@@ -110,12 +88,12 @@ def evaluate_folders(
     pairs = _pair(find_by_id(truth_dir, MSK_RE), find_by_id(pred_dir, PRED_RE), truth_dir, pred_dir)
     acc = ConfusionAccumulator()
     for pid, truth_path, pred_path in pairs:
-        mask = read_single_band(truth_path)
+        mask = read_uint8_tif(truth_path, what="label mask", count=1, indexes=1)[0]
         if mask.max(initial=0) > 19:
             raise DataError(
                 f"{truth_path}: label value {int(mask.max())} outside 0..19: is it a FLAIR mask?"
             )
-        pred = read_single_band(pred_path)
+        pred = read_uint8_tif(pred_path, what="prediction", count=1, indexes=1)[0]
         if pred.shape != mask.shape:
             raise DataError(
                 f"{pred_path}: shape {pred.shape} differs from {truth_path} {mask.shape}: "

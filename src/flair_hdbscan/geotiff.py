@@ -1,4 +1,4 @@
-"""Single-band class maps as GeoTIFFs on their source patch's grid, written atomically."""
+"""GeoTIFF I/O: FLAIR's uint8 rasters read with clear errors, class maps written atomically."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from flair_hdbscan.atomic import atomic_path
+from flair_hdbscan.errors import DataError
 
-__all__ = ["stale_temporaries", "write_class_map"]
+__all__ = ["read_uint8_tif", "stale_temporaries", "write_class_map"]
 
 _DTYPES = ("uint8", "int32")
 
@@ -77,3 +78,55 @@ def stale_temporaries(path: str | Path) -> list[Path]:
     path = Path(path)
     pattern = glob.escape(str(path.parent / f".{path.name}.")) + "*"
     return [Path(p) for p in glob.glob(pattern)]
+
+
+def read_uint8_tif(
+    path: Path, *, what: str, count: int, indexes: int | list[int] | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read a uint8 GeoTIFF of ``count`` bands.
+
+    Args:
+        path: the file.
+        what: its role, for messages.
+        count: expected number of bands.
+        indexes: bands to read as rasterio's ``read`` takes them (None: all; ``[]``:
+            none, only the header is checked).
+
+    Returns:
+        ``(pixels, profile)``: pixels as rasterio returns them (an empty array for
+        ``indexes=[]``); profile ``{"crs", "transform", "width", "height"}``.
+    """
+    import rasterio
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as src:
+            if src.count != count:
+                raise DataError(
+                    f"{path} has {src.count} bands, a FLAIR #2 {what} has {count}: "
+                    f"is it a FLAIR #2 file?"
+                )
+            if any(dt != "uint8" for dt in src.dtypes):
+                raise DataError(
+                    f"{path} is {src.dtypes[0]}, a FLAIR #2 {what} is uint8: is it a FLAIR #2 file?"
+                )
+            if indexes == []:
+                pixels = np.empty((0, src.height, src.width), dtype=np.uint8)
+            else:
+                pixels = src.read(indexes)
+            profile = {
+                "crs": src.crs,
+                "transform": src.transform,
+                "width": src.width,
+                "height": src.height,
+            }
+    except (RasterioError, CPLE_BaseError) as exc:
+        # rasterio's read errors say "see previous exception": GDAL's reason is the cause
+        cause = exc.__cause__ if isinstance(exc.__cause__, CPLE_BaseError) else exc
+        reason = " ".join(str(cause).split()).replace(f"'{path}'", "the file")
+        raise DataError(
+            f"cannot read {what} {path} ({reason}): is the file truncated or corrupt? "
+            f"extract it again"
+        ) from None
+    return pixels, profile
