@@ -64,7 +64,7 @@ def open_dataset(data: Path | None, config: Path | None, split: str) -> FlairDat
 
 
 def study_options(func: F) -> F:
-    """Add every option of :class:`flair_hdbscan.study.StudyOptions` to a command.
+    """Add every option of :class:`flair_hdbscan.experiments.StudyOptions` to a command.
 
     The command receives them as keyword arguments; :func:`make_study_options` builds the
     options object from them.
@@ -201,11 +201,11 @@ STUDY_OPTION_NAMES = (
 
 
 def make_study_options(kwargs: dict[str, Any], **extra: Any):
-    """Build :class:`~flair_hdbscan.study.StudyOptions` from :func:`study_options` values.
+    """Build :class:`~flair_hdbscan.experiments.StudyOptions` from :func:`study_options` values.
 
     The study options are removed from ``kwargs``; ``extra`` adds fields set elsewhere.
     """
-    from flair_hdbscan.study import StudyOptions
+    from flair_hdbscan.experiments import StudyOptions
 
     values = {name: kwargs.pop(name) for name in STUDY_OPTION_NAMES}
     values["no_other"] = not values.pop("keep_other")
