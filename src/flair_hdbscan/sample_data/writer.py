@@ -1,0 +1,180 @@
+"""Writing the release tree: GeoTIFF patches, Sentinel-2 arrays, centroids, metadata, config.
+
+File and folder names come from :mod:`flair_hdbscan.layout`; rendering from ``aerial`` and
+``sentinel``. Nothing here draws random land cover: it only renders, places and writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from flair_hdbscan import layout as flair_layout
+from flair_hdbscan.sample_data.aerial import render_patch
+from flair_hdbscan.sample_data.geometry import HALF, PATCH, RES, SEN_RES
+from flair_hdbscan.sample_data.landcover import World
+from flair_hdbscan.sample_data.sentinel import render_sentinel
+
+
+def root_name(layout_name: str) -> str:
+    """Sub-folder of ``out`` holding the release: ``""`` (full) or ``flair_2_toy_dataset``."""
+    return flair_layout.TOY_ROOT if layout_name == "toy" else ""
+
+
+def write_zone(
+    root: Path,
+    layout_name: str,
+    world: World,
+    centroids: dict[str, list[int]],
+    metadata: dict[str, dict[str, object]],
+    advance: Callable[[], None],
+) -> None:
+    """Write the Sentinel-2 files and every patch of one zone; fill centroids and metadata.
+
+    Args:
+        root: release root.
+        layout_name: ``"full"`` or ``"toy"``.
+        world: the zone, with its objects placed.
+        centroids: ``IMG_<id>.tif`` → ``[row, col]``, filled in place.
+        metadata: ``IMG_<id>`` → aerial metadata, filled in place.
+        advance: called once per patch written.
+    """
+    import rasterio
+    from affine import Affine
+
+    plan = world.plan
+    dirs = flair_layout.RELEASE_DIRS[layout_name][plan.split]
+    data, masks, products = render_sentinel(world)
+    sen_dir = root / dirs["sen"] / plan.domain / plan.zone / flair_layout.SEN_SUBDIR
+    sen_dir.mkdir(parents=True, exist_ok=True)
+    names = flair_layout.sentinel_names(plan.domain, plan.zone)
+    np.save(sen_dir / names["data"], data)
+    np.save(sen_dir / names["masks"], masks)
+    (sen_dir / names["products"]).write_text("\n".join(products) + "\n", encoding="utf-8")
+
+    img_dir = root / dirs["aerial"] / plan.domain / plan.zone / flair_layout.AERIAL_SUBDIR
+    msk_dir = root / dirs["labels"] / plan.domain / plan.zone / flair_layout.LABELS_SUBDIR
+    img_dir.mkdir(parents=True, exist_ok=True)
+    msk_dir.mkdir(parents=True, exist_ok=True)
+    profile = {
+        "driver": "GTiff",
+        "height": PATCH,
+        "width": PATCH,
+        "dtype": "uint8",
+        "crs": "EPSG:2154",
+        "compress": "lzw",
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    rng = np.random.default_rng([plan.index, 4, int(world.rng.integers(2**31))])
+    day = dt.date(plan.year, 4, 15) + dt.timedelta(days=int(rng.integers(0, 150)))
+    for patch_id, (row, col) in zip(plan.patch_ids, plan.centroids, strict=True):
+        image, mask = render_patch(world, row, col, rng)
+        x_c = plan.x0 + col * SEN_RES
+        y_c = plan.y0 - row * SEN_RES
+        transform = Affine(RES, 0.0, x_c - HALF, 0.0, -RES, y_c + HALF)  # from_origin
+        with rasterio.open(
+            img_dir / flair_layout.aerial_name(patch_id),
+            "w",
+            count=5,
+            transform=transform,
+            **profile,
+        ) as dst:
+            dst.write(image)
+        with rasterio.open(
+            msk_dir / flair_layout.mask_name(patch_id),
+            "w",
+            count=1,
+            transform=transform,
+            **profile,
+        ) as dst:
+            dst.write(mask, 1)
+        centroids[flair_layout.aerial_name(patch_id)] = [int(row), int(col)]
+        ground = plan.altitude + float(rng.normal(0, 15))
+        metadata[f"IMG_{patch_id}"] = {
+            "domain": plan.domain,
+            "zone": plan.zone,
+            "x": round(x_c + float(rng.uniform(-400, 400)), 2),
+            "y": round(y_c + float(rng.uniform(-400, 400)), 2),
+            "z": round(ground + float(rng.uniform(2800, 5200)), 2),
+            "camera": plan.camera,
+            "date": day.isoformat(),
+            "time": f"{int(rng.integers(9, 15))}h{int(rng.integers(0, 60)):02d}",
+            "patch_centroid_x": round(x_c, 2),
+            "patch_centroid_y": round(y_c, 2),
+            "patch_centroid_z": round(ground, 2),
+        }
+        advance()
+
+
+def write_shared_files(
+    root: Path,
+    layout_name: str,
+    centroids: dict[str, list[int]],
+    metadata: dict[str, dict[str, object]],
+) -> None:
+    """Write the files shared by both splits: centroids JSON, aerial metadata JSON, config.
+
+    Args:
+        root: release root.
+        layout_name: ``"full"`` or ``"toy"``.
+        centroids: ``IMG_<id>.tif`` → ``[row, col]`` of every patch.
+        metadata: ``IMG_<id>`` → aerial metadata of every patch.
+    """
+    (root / flair_layout.CENTROIDS_FILE).write_text(
+        json.dumps(dict(sorted(centroids.items()))) + "\n", encoding="utf-8"
+    )
+    (root / flair_layout.METADATA_FILE).write_text(
+        json.dumps(dict(sorted(metadata.items())), indent=2) + "\n", encoding="utf-8"
+    )
+    (root / "flair-2-config.yml").write_text(_config_text(layout_name), encoding="utf-8")
+
+
+def _config_text(layout_name: str) -> str:
+    """The reference implementation's YAML config, with paths relative to its folder."""
+    dirs = flair_layout.RELEASE_DIRS[layout_name]
+    train, test = dirs["train"], dirs["test"]
+    return f"""\
+# FLAIR #2 configuration in the shape of the reference implementation's flair-2-config.yml.
+# Paths are relative to this file's folder.
+data:
+    path_aerial_train: "{train["aerial"]}/"
+    path_sen_train: "{train["sen"]}/"
+    path_labels_train: "{train["labels"]}/"
+
+    path_aerial_test: "{test["aerial"]}/"
+    path_sen_test: "{test["sen"]}/"
+    path_labels_test: "{test["labels"]}/"
+
+    path_sp_centroids: "{flair_layout.CENTROIDS_FILE}"
+    path_metadata_aerial: "{flair_layout.METADATA_FILE}"
+
+outputs:
+    out_folder: "out/"
+    out_model_name: "flair-2-baseline"
+
+# Fusion
+sat_patch_size: 40 # in [8,112] and multiple of 8
+w_unet_utae: [1, 0.0]
+drop_utae_modality: 0.0
+
+# Sentinel-2 time series
+filter_clouds: True
+average_month: True
+
+# Inputs
+aerial_metadata: False
+num_classes: 13
+
+# Training
+num_epochs: 100
+batch_size: 4
+lr: 0.001
+seed: 2022
+num_workers: 4
+"""
