@@ -316,7 +316,8 @@ def run_study(
     ks = [EXPERIMENT_NAMES.index(e.name) for e in chosen]
     fitted: list[FittedExperiment] = []
     for exp, k in zip(chosen, ks, strict=True):
-        step = progress(f"fitting {exp.name}", 1)
+        verb = "clustering" if exp.method == "hdbscan" else "fitting"
+        step = progress(f"{verb} {exp.name}", 1)
         fitted.append(fit_experiment(exp, sample, options, k))
         step()
     t_fit = time.perf_counter() - t0 - t_sample
