@@ -282,3 +282,22 @@ def test_cli_run_bad_experiment_exit_2(study_root, tmp_path):
     )
     assert result.exit_code == 2
     assert "kmeans" in result.output and "Traceback" not in result.output
+
+
+def test_progress_reports_every_stage(study_ds):
+    calls: dict[str, list[int | None]] = {}
+
+    def progress(description, total):
+        calls[description] = [total, 0]
+
+        def advance():
+            calls[description][1] += 1
+
+        return advance
+
+    run_study(study_ds, ["knn", "hdbscan"], StudyOptions(map_patches=0), progress=progress)
+    n = len(study_ds)
+    assert calls["reading training sample"] == [n, n]
+    assert calls["fitting knn"] == [1, 1]
+    assert calls["clustering hdbscan"] == [1, 1]
+    assert calls["predicting every pixel"] == [n, n]
