@@ -335,3 +335,11 @@ def test_cli_as_a_subprocess(tmp_path):
     assert str(root) in proc.stdout
     assert len(_patches(root, "train", "toy")) == 1
     assert len(_patches(root, "test", "toy")) == 1
+
+
+def test_cli_defaults_reproduce_the_embedded_sample():
+    from flair_hdbscan.cli.sample_data import sample_data as command
+
+    defaults = {p.name: p.default for p in command.params}
+    assert defaults["seed"] == sd.DEFAULT_SEED
+    assert defaults["n_patches"] == sd.DEFAULT_PATCHES

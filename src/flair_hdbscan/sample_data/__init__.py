@@ -51,8 +51,10 @@ log = logging.getLogger(__name__)
 GENERATOR_VERSION: int = 1
 #: Train patches of the embedded default sample.
 DEFAULT_PATCHES: int = 16
-#: Seed of the embedded default sample.
-DEFAULT_SEED: int = 0
+#: Seed of the embedded default sample: among seeds 0–11, the 16-patch sample whose pixel
+#: class distribution is closest to FLAIR #2's training prevalence (largest gap 1.4 points,
+#: summed gaps 8.9 points; seed 0 was 8.8 and 28.4), so that the default stands for FLAIR.
+DEFAULT_SEED: int = 6
 
 
 def cache_dir() -> Path:
