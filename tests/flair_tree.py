@@ -113,23 +113,37 @@ def release_dirs(layout: str, split: str) -> dict[str, str]:
     """Folder names written here by hand (not taken from the package)."""
     if layout == "full":
         if split == "train":
-            return {"aerial": "flair_aerial_train", "sen": "flair_sen_train",
-                    "labels": "flair_labels_train"}
-        return {"aerial": "flair_2_aerial_test", "sen": "flair_2_sen_test",
-                "labels": "flair_2_labels_test"}
+            return {
+                "aerial": "flair_aerial_train",
+                "sen": "flair_sen_train",
+                "labels": "flair_labels_train",
+            }
+        return {
+            "aerial": "flair_2_aerial_test",
+            "sen": "flair_2_sen_test",
+            "labels": "flair_2_labels_test",
+        }
     return {k: f"flair_2_toy_{k}_{split}" for k in ("aerial", "sen", "labels")}
 
 
-def write_tif(path: Path, array: np.ndarray, *, origin: tuple[float, float] = (650000.0,
-              6860000.0)) -> None:
+def write_tif(
+    path: Path, array: np.ndarray, *, origin: tuple[float, float] = (650000.0, 6860000.0)
+) -> None:
     """Write ``(bands, H, W)`` or ``(H, W)`` as an LZW GeoTIFF in Lambert-93, 0.2 m pixels."""
     if array.ndim == 2:
         array = array[None]
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
-        path, "w", driver="GTiff", width=array.shape[2], height=array.shape[1],
-        count=array.shape[0], dtype=array.dtype, crs=CRS,
-        transform=Affine(0.2, 0.0, origin[0], 0.0, -0.2, origin[1]), compress="lzw",
+        path,
+        "w",
+        driver="GTiff",
+        width=array.shape[2],
+        height=array.shape[1],
+        count=array.shape[0],
+        dtype=array.dtype,
+        crs=CRS,
+        transform=Affine(0.2, 0.0, origin[0], 0.0, -0.2, origin[1]),
+        compress="lzw",
     ) as dst:
         dst.write(array)
 
@@ -185,12 +199,16 @@ def make_tree(
     base = root if layout == "full" else root / "flair_2_toy_dataset"
     names = release_dirs(layout, split)
     tree = Tree(
-        root=root, layout=layout, split=split,
-        aerial=base / names["aerial"], sen=base / names["sen"],
+        root=root,
+        layout=layout,
+        split=split,
+        aerial=base / names["aerial"],
+        sen=base / names["sen"],
         labels=base / names["labels"] if labels else None,
         centroids=base / "flair-2_centroids_sp_to_patch.json",
         metadata=base / "flair_aerial_metadata.json",
-        areas={a.name: a for a in areas}, patches={p.patch_id: p for p in patches},
+        areas={a.name: a for a in areas},
+        patches={p.patch_id: p for p in patches},
     )
     blocks = 16
     for k, p in enumerate(patches):
@@ -204,8 +222,7 @@ def make_tree(
             values = (np.arange(blocks * blocks) % 19 + 1).astype(np.uint8)
             values = rng.permutation(values).reshape(blocks, blocks)
             mask = np.kron(values, np.ones((SIDE // blocks, SIDE // blocks), dtype=np.uint8))
-            write_tif(tree.mask_path(p.patch_id), mask,
-                      origin=(650000.0 + 200 * k, 6860000.0))
+            write_tif(tree.mask_path(p.patch_id), mask, origin=(650000.0 + 200 * k, 6860000.0))
             tree.masks[p.patch_id] = mask
     for a in areas:
         data = rng.integers(0, 10000, (a.n_dates, 10, a.height, a.width), dtype=np.uint16)
@@ -223,8 +240,7 @@ def make_tree(
     centroids["IMG_999999.tif"] = [12, 12]  # a patch of another split, as in the real file
     tree.centroids.write_text(json.dumps(centroids), encoding="utf-8")
     tree.metadata.write_text(
-        json.dumps({f"IMG_{p.patch_id}": {"domain": p.domain, "zone": p.zone}
-                    for p in patches}),
+        json.dumps({f"IMG_{p.patch_id}": {"domain": p.domain, "zone": p.zone} for p in patches}),
         encoding="utf-8",
     )
     return tree

@@ -139,3 +139,10 @@ def test_budget_mapping_reads_at_most_budget_labels():
     small = np.array([0, 0, 1])
     _, used_small = budget_mapping(small, np.array([1, 1, 2]), 3, budget=5, seed=0)
     assert used_small == 3
+
+
+def test_largest_cluster_fraction():
+    from flair_hdbscan.clustering import largest_cluster_fraction
+
+    assert largest_cluster_fraction(np.array([0, 0, 0, 1, -1, -1])) == pytest.approx(0.75)
+    assert np.isnan(largest_cluster_fraction(np.array([-1, -1])))

@@ -228,8 +228,7 @@ def test_summary(ds, tree):
 
 def test_class_distribution(ds, tree):
     full = ds_mod.class_distribution(ds, reduced=False)
-    expected = np.bincount(np.concatenate([m.ravel() for m in tree.masks.values()]),
-                           minlength=20)
+    expected = np.bincount(np.concatenate([m.ravel() for m in tree.masks.values()]), minlength=20)
     assert full.dtype == np.int64 and full.shape == (20,)
     np.testing.assert_array_equal(full, expected)
     assert full[14:20].sum() > 0

@@ -111,7 +111,11 @@ def test_write_class_map_is_deterministic_and_checked(ds, tmp_path):
 def test_cluster_outputs_byte_identical_to_single_process(ds, models, reference, cluster, tmp_path):
     out = tmp_path / "out"
     summary = predict_split(
-        ds, models["hdbscan"], out, scheduler=cluster.scheduler_address, clusters=True,
+        ds,
+        models["hdbscan"],
+        out,
+        scheduler=cluster.scheduler_address,
+        clusters=True,
         progress=False,
     )
     assert (summary.done, summary.skipped, summary.failed) == (3, 0, [])
@@ -143,7 +147,11 @@ def test_worker_killed_mid_run(ds, models, reference, tmp_path, n_workers):
             os.kill(pids[victim], signal.SIGKILL)
 
         summary = predict_split(
-            ds, models["knn"], out, scheduler=c.scheduler_address, progress=False,
+            ds,
+            models["knn"],
+            out,
+            scheduler=c.scheduler_address,
+            progress=False,
             on_patch=kill_a_busy_worker,
         )
         client.wait_for_workers(n_workers, timeout=60)
@@ -169,7 +177,11 @@ def test_interrupt_then_resume(ds, models, reference, cluster, tmp_path):
     stale_beside_done.write_bytes(b"II*\x00")
     seen = []
     summary = predict_split(
-        ds, model, out, scheduler=cluster.scheduler_address, progress=False,
+        ds,
+        model,
+        out,
+        scheduler=cluster.scheduler_address,
+        progress=False,
         on_patch=lambda pid, status: seen.append((pid, status)),
     )
     assert (summary.done, summary.skipped, summary.failed) == (2, 1, [])
@@ -232,8 +244,17 @@ def test_corrupt_patch_is_reported_and_the_rest_complete(corrupt_root, models, c
     model_file = save_model(tmp_path / "knn.model", models["knn"])
     result = CliRunner().invoke(
         cli,
-        ["predict", "--data", str(copy), "--model", str(model_file), "--out", str(out),
-         "--scheduler", cluster.scheduler_address],
+        [
+            "predict",
+            "--data",
+            str(copy),
+            "--model",
+            str(model_file),
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.scheduler_address,
+        ],
     )
     assert result.exit_code == 1, result.output
     assert f"failed {bad}" in result.output
@@ -255,12 +276,35 @@ def test_cli_usage_errors_exit_2(root, models, tmp_path):
     runner = CliRunner()
     for args in (
         ["predict", "--data", str(root), "--out", str(tmp_path / "o")],
-        ["predict", "--data", str(root), "--model", str(model_file), "--seed", "4",
-         "--out", str(tmp_path / "o")],
-        ["predict", "--data", str(root), "--experiment", "naive-uniform",
-         "--out", str(tmp_path / "o")],
-        ["fit", "--data", str(root), "--experiment", "naive-prevalence",
-         "--model", str(tmp_path / "n.model")],
+        [
+            "predict",
+            "--data",
+            str(root),
+            "--model",
+            str(model_file),
+            "--seed",
+            "4",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        [
+            "predict",
+            "--data",
+            str(root),
+            "--experiment",
+            "naive-uniform",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        [
+            "fit",
+            "--data",
+            str(root),
+            "--experiment",
+            "naive-prevalence",
+            "--model",
+            str(tmp_path / "n.model"),
+        ],
     ):
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, (args, result.output)
@@ -276,23 +320,50 @@ def test_cli_fit_predict_evaluate_reproduces_run(ds, root, tmp_path):
     runner = CliRunner()
     model_file = tmp_path / f"{name}.model"
     result = runner.invoke(
-        cli, ["fit", "--data", str(root), "--experiment", name, "--model", str(model_file),
-              "--seed", "5"],
+        cli,
+        [
+            "fit",
+            "--data",
+            str(root),
+            "--experiment",
+            name,
+            "--model",
+            str(model_file),
+            "--seed",
+            "5",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "ORACLE" in result.output and "clusters" in result.output
     out = tmp_path / "pred"
     proc = subprocess.run(
-        [sys.executable, "-m", "flair_hdbscan.cli.main", "predict", "--data", str(root),
-         "--split", "train", "--model", str(model_file), "--out", str(out), "--workers", "2"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "flair_hdbscan.cli.main",
+            "predict",
+            "--data",
+            str(root),
+            "--split",
+            "train",
+            "--model",
+            str(model_file),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "done 3, skipped 0" in proc.stdout
     scores = tmp_path / "scores.json"
     result = runner.invoke(
-        cli, ["evaluate", "--truth", str(ds.paths.labels), "--pred", str(out),
-              "--json", str(scores)],
+        cli,
+        ["evaluate", "--truth", str(ds.paths.labels), "--pred", str(out), "--json", str(scores)],
     )
     assert result.exit_code == 0, result.output
     study = run_study(ds, [name], StudyOptions(seed=5, map_patches=0)).experiments[0]
@@ -305,8 +376,17 @@ def test_cli_predict_with_experiment_fits_first(ds, root, reference, cluster, tm
     out = tmp_path / "o"
     result = CliRunner().invoke(
         cli,
-        ["predict", "--data", str(root), "--experiment", "knn", "--out", str(out),
-         "--scheduler", cluster.scheduler_address],
+        [
+            "predict",
+            "--data",
+            str(root),
+            "--experiment",
+            "knn",
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.scheduler_address,
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "done 3" in result.output

@@ -26,7 +26,8 @@ VEGETATION = (6, 7, 8, 9, 10, 11, 16, 17)
 
 def _files(root: Path) -> dict[str, bytes]:
     return {
-        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
         if p.is_file()
     }
 
@@ -162,8 +163,11 @@ def test_centroids_inside_super_area_and_one_near_border(sample12):
 
 def test_config_paths_resolve_and_reference_keys(sample12):
     config = yaml.safe_load((sample12 / "flair-2-config.yml").read_text())
-    keys = [*layout.CONFIG_KEYS["train"].values(), *layout.CONFIG_KEYS["test"].values(),
-            *layout.CONFIG_KEYS["common"].values()]
+    keys = [
+        *layout.CONFIG_KEYS["train"].values(),
+        *layout.CONFIG_KEYS["test"].values(),
+        *layout.CONFIG_KEYS["common"].values(),
+    ]
     for key in keys:
         path = Path(config["data"][key])
         assert not path.is_absolute()
@@ -173,8 +177,10 @@ def test_config_paths_resolve_and_reference_keys(sample12):
 
 def test_domains_zones_and_split_separation(sample12):
     def zones(split):
-        return {(img.parent.parent.parent.name, img.parent.parent.name)
-                for img, _ in _patches(sample12, split)}
+        return {
+            (img.parent.parent.parent.name, img.parent.parent.name)
+            for img, _ in _patches(sample12, split)
+        }
 
     train, test = zones("train"), zones("test")
     assert len(train) >= 3
@@ -255,8 +261,9 @@ def test_sentinel_agrees_with_aerial_labels(sample12):
         sen = _sentinel(sample12, img)
         data = np.load(next(sen.glob("*_data.npy"))).astype(np.float32)
         masks = np.load(next(sen.glob("*_masks.npy")))
-        months = [int(line[15:17]) for line in next(sen.glob("*_products.txt")).read_text()
-                  .splitlines()]
+        months = [
+            int(line[15:17]) for line in next(sen.glob("*_products.txt")).read_text().splitlines()
+        ]
         row, col = centroids[img.name]
         crop = np.s_[:, :, row - 5 : row + 5, col - 5 : col + 5]
         clear = (masks[crop][:, 1].max(axis=(1, 2)) < 20) & np.isin(months, (6, 7, 8))
@@ -326,9 +333,23 @@ def test_cli_writes_then_refuses_non_empty_out(tmp_path):
 def test_cli_as_a_subprocess(tmp_path):
     out = tmp_path / "toy"
     proc = subprocess.run(
-        [sys.executable, "-m", "flair_hdbscan.cli.main", "sample-data", str(out),
-         "--patches", "1", "--test-patches", "1", "--layout", "toy"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "flair_hdbscan.cli.main",
+            "sample-data",
+            str(out),
+            "--patches",
+            "1",
+            "--test-patches",
+            "1",
+            "--layout",
+            "toy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     root = out / layout.TOY_ROOT

@@ -72,7 +72,8 @@ def test_clear_dates_probability_threshold():
     masks = _masks([0, 0], [30, 10], value=40)
     assert sentinel.clear_dates(masks).tolist() == [True, True]
     assert sentinel.clear_dates(masks, area_threshold=0.2, proba_threshold=20).tolist() == [
-        False, True,
+        False,
+        True,
     ]
     # exactly at the probability threshold counts
     at = _masks([0], [60], value=60)
@@ -182,8 +183,14 @@ def test_to_aerial_grid_bilinear_separable():
     size = 4
     image = np.zeros((1, size, size), dtype=np.float32)
     image[0, 1, 1] = 1.0
-    out = sentinel.to_aerial_grid(image, size, method="bilinear", aerial_pixels=1,
-                                  aerial_resolution=0.2, sentinel_resolution=10.0)
+    out = sentinel.to_aerial_grid(
+        image,
+        size,
+        method="bilinear",
+        aerial_pixels=1,
+        aerial_resolution=0.2,
+        sentinel_resolution=10.0,
+    )
     # one aerial pixel at (2.0, 2.0): halfway between centres 1.5 and 2.5 in both axes
     assert out[0, 0, 0] == pytest.approx(0.25)
 

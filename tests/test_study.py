@@ -65,6 +65,7 @@ def test_oracle_mapping_recorded_and_labels_counted(full):
             assert e["n_clusters"] > 0
             assert 0 <= e["noise_fraction"] < 1
             assert 0 < e["cluster_purity"] <= 1
+            assert 0 < e["largest_cluster_fraction"] <= 1
             clustered = round((1 - e["noise_fraction"]) * e["n_train_pixels"])
             assert e["n_labels_used"] == clustered
         elif e["method"] == "knn":

@@ -31,6 +31,7 @@ __all__ = [
     "budget_mapping",
     "cluster_pixels",
     "cluster_purity",
+    "largest_cluster_fraction",
     "oracle_mapping",
 ]
 
@@ -250,6 +251,24 @@ def budget_mapping(
     counts = np.zeros((n_clusters, n_classes), dtype=np.int64)
     np.add.at(counts, (labels[chosen], np.asarray(y)[chosen].astype(np.int64)), 1)
     return counts.argmax(axis=1).astype(np.int64), int(chosen.size)
+
+
+def largest_cluster_fraction(labels: np.ndarray) -> float:
+    """Share of the clustered rows that the largest cluster holds.
+
+    Near 1, HDBSCAN merged almost everything into one cluster (excess-of-mass selection
+    can do so when density has no deep valley), and every pixel gets one class.
+
+    Args:
+        labels: ``(n,) int64`` cluster ids, −1 = noise.
+
+    Returns:
+        The share in 0..1, NaN when every row is noise.
+    """
+    clustered = labels[labels >= 0]
+    if clustered.size == 0:
+        return float("nan")
+    return float(np.bincount(clustered).max() / clustered.size)
 
 
 def cluster_purity(labels: np.ndarray, y: np.ndarray, n_classes: int) -> float:

@@ -77,9 +77,7 @@ class FeatureSpec:
         return asdict(self)
 
 
-def feature_table(
-    aerial: np.ndarray, s2: np.ndarray | None, spec: FeatureSpec
-) -> np.ndarray:
+def feature_table(aerial: np.ndarray, s2: np.ndarray | None, spec: FeatureSpec) -> np.ndarray:
     """Build the feature table of a set of pixels.
 
     Args:

@@ -151,6 +151,7 @@ class ExperimentModel:
             "n_clusters": fitted.diagnostics.get("n_clusters"),
             "noise_fraction": fitted.diagnostics.get("noise_fraction"),
             "cluster_purity": fitted.diagnostics.get("cluster_purity"),
+            "largest_cluster_fraction": fitted.diagnostics.get("largest_cluster_fraction"),
             "fallback": fitted.diagnostics.get("fallback"),
             "n_train_pixels": fitted.n_train_pixels,
             "n_labels_used": fitted.n_labels_used,
@@ -294,8 +295,7 @@ def _experiment(path: Path, metadata: dict[str, Any]) -> Experiment:
     if columns != list(spec.columns):
         raise _refuse(
             path,
-            f"lists feature columns {columns} but experiment {name} builds "
-            f"{list(spec.columns)}",
+            f"lists feature columns {columns} but experiment {name} builds {list(spec.columns)}",
         )
     return exp
 
@@ -351,8 +351,10 @@ def load_model(path: str | Path) -> ExperimentModel:
                 f"holds training points of shape {fit_X.shape} but its metadata lists "
                 f"{n_features} feature columns",
             ),
-            (metadata.get("n_features") == n_features,
-             f"records n_features={metadata.get('n_features')} for {n_features} columns"),
+            (
+                metadata.get("n_features") == n_features,
+                f"records n_features={metadata.get('n_features')} for {n_features} columns",
+            ),
             (fit_X.shape[0] >= 1, "holds no training point"),
             (classes.ndim == 1 and classes.size >= 1, "holds no class"),
         ],
@@ -364,9 +366,13 @@ def load_model(path: str | Path) -> ExperimentModel:
         fit_classes = _array(path, arrays, "fit_classes")
         _check_shapes(
             path,
-            [(fit_classes.shape == (fit_X.shape[0],),
-              f"holds {fit_classes.shape} classes for {fit_X.shape[0]} training points"),
-             (bool(np.isin(fit_classes, classes).all()), "holds classes outside `classes`")],
+            [
+                (
+                    fit_classes.shape == (fit_X.shape[0],),
+                    f"holds {fit_classes.shape} classes for {fit_X.shape[0]} training points",
+                ),
+                (bool(np.isin(fit_classes, classes).all()), "holds classes outside `classes`"),
+            ],
         )
         try:
             final: Any = KDTreeClassifier(**params).fit(fit_X, fit_classes)
@@ -386,9 +392,13 @@ def _scaler(
     scale = _array(path, arrays, "scaler_scale")
     _check_shapes(
         path,
-        [(center.shape == (n_features,) and scale.shape == (n_features,),
-          f"holds scaler parameters of shapes {center.shape} and {scale.shape} for "
-          f"{n_features} feature columns")],
+        [
+            (
+                center.shape == (n_features,) and scale.shape == (n_features,),
+                f"holds scaler parameters of shapes {center.shape} and {scale.shape} for "
+                f"{n_features} feature columns",
+            )
+        ],
     )
     params = dict(params or {})
     if "quantile_range" in params:
@@ -419,8 +429,10 @@ def _cluster_then_label(
     _check_shapes(
         path,
         [
-            (train_clusters.shape == (n,),
-             f"holds {train_clusters.shape} cluster ids for {n} training points"),
+            (
+                train_clusters.shape == (n,),
+                f"holds {train_clusters.shape} cluster ids for {n} training points",
+            ),
             (table.ndim == 1 and table.size >= 1, "holds an empty cluster-to-class table"),
             (sample_clusters.ndim == 1, "holds sample cluster ids that are not a vector"),
         ],
@@ -428,10 +440,14 @@ def _cluster_then_label(
     _check_shapes(
         path,
         [
-            (int(train_clusters.min()) >= 0 and int(train_clusters.max()) < table.size,
-             "holds cluster ids outside its cluster-to-class table"),
-            (int(table.min()) >= 0 and int(table.max()) < classes.size,
-             "maps clusters to classes outside `classes`"),
+            (
+                int(train_clusters.min()) >= 0 and int(train_clusters.max()) < table.size,
+                "holds cluster ids outside its cluster-to-class table",
+            ),
+            (
+                int(table.min()) >= 0 and int(table.max()) < classes.size,
+                "maps clusters to classes outside `classes`",
+            ),
         ],
     )
     try:
@@ -445,6 +461,8 @@ def _cluster_then_label(
     model.noise_fraction_ = float(metadata.get("noise_fraction") or 0.0)
     purity = metadata.get("cluster_purity")
     model.cluster_purity_ = float("nan") if purity is None else float(purity)
+    largest = metadata.get("largest_cluster_fraction")
+    model.largest_cluster_fraction_ = float("nan") if largest is None else float(largest)
     model.fallback_ = metadata.get("fallback")
     model.n_labels_used_ = int(metadata.get("n_labels_used") or 0)
     model.cluster_classes_ = classes[table]

@@ -18,6 +18,7 @@ from flair_hdbscan.clustering import (
     budget_mapping,
     cluster_pixels,
     cluster_purity,
+    largest_cluster_fraction,
     oracle_mapping,
 )
 
@@ -236,6 +237,7 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
         self.n_clusters_ = int(clustering.n_clusters)
         self.noise_fraction_ = float(clustering.noise_fraction)
         self.cluster_purity_ = cluster_purity(labels, y_idx, n_classes)
+        self.largest_cluster_fraction_ = largest_cluster_fraction(clustering.labels)
         self.cluster_classes_ = self.classes_[table]
         clustered = labels >= 0
         self.train_X_ = np.ascontiguousarray(X[clustered])

@@ -110,9 +110,7 @@ def fit_model(
     [exp] = select_experiments([experiment])
     check_predictable(exp)
     if not ds.has_labels:
-        raise OptionError(
-            f"the {ds.split} split has no labels folder: fitting needs ground truth"
-        )
+        raise OptionError(f"the {ds.split} split has no labels folder: fitting needs ground truth")
     sentinel = options.sentinel if exp.features.use_satellite else None
     sample = training_sample(ds, stride=options.stride, sentinel=sentinel, on_patch=on_patch)
     fitted = fit_experiment(exp, sample, options, EXPERIMENT_NAMES.index(exp.name))
@@ -172,9 +170,7 @@ def predict_maps(
         )
     spec = model.experiment.features
     sat = spec.use_satellite
-    px = read_patch_pixels(
-        ds, i, sentinel=model.options.sentinel if sat else None, labels=False
-    )
+    px = read_patch_pixels(ds, i, sentinel=model.options.sentinel if sat else None, labels=False)
     first, inverse = unique_rows(px, use_satellite=sat)
     s2 = None if px.s2 is None else px.s2[first]
     X = feature_table(px.aerial[first], s2, spec)
@@ -467,6 +463,8 @@ def predict_split(
     summary.failed.sort()
     log.info(
         "predicted %d patches, skipped %d, %d failed",
-        summary.done, summary.skipped, len(summary.failed),
+        summary.done,
+        summary.skipped,
+        len(summary.failed),
     )
     return summary

@@ -192,6 +192,7 @@ def experiment_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "clusters": e.get("n_clusters"),
                 "noise": _number(e.get("noise_fraction")),
                 "purity": _number(e.get("cluster_purity")),
+                "largest": _number(e.get("largest_cluster_fraction")),
                 "mapping": e.get("mapping"),
                 "seconds": float(e.get("seconds") or 0.0),
                 "miou_check": _number(mean_iou(np.asarray(e["confusion_matrix"]))),
@@ -409,7 +410,8 @@ def _html_headline(results: Mapping[str, Any]) -> str:
 def _html_results_table(results: Mapping[str, Any]) -> str:
     headers = (
         "experiment", "part", "method", "features", "mIoU", "OA", "train pixels",
-        "eval pixels", "labels used", "clusters", "noise", "purity", "mapping", "seconds",
+        "eval pixels", "labels used", "clusters", "noise", "purity", "largest", "mapping",
+        "seconds",
     )  # fmt: skip
     rows, classes = [], []
     for r in experiment_rows(results):
@@ -427,19 +429,22 @@ def _html_results_table(results: Mapping[str, Any]) -> str:
                 "—" if r["clusters"] is None else f"{int(r['clusters']):,}",
                 _pct(r["noise"]),
                 _pct(r["purity"]),
+                _pct(r["largest"]),
                 _e(r["mapping"] or "—"),
                 f"{r['seconds']:.1f}",
             )
         )
         classes.append("oracle" if r["mapping"] == "oracle" else "")
-    return _html_table(headers, rows, numeric=(*range(4, 12), 13), row_classes=classes) + (
+    return _html_table(headers, rows, numeric=(*range(4, 13), 14), row_classes=classes) + (
         "<p>mIoU: mean IoU of the 12 scored classes in FLAIR's convention (one confusion "
         "matrix summed over every labelled pixel of the split, class “other” left out). "
         "OA: overall accuracy. Labels used: ground-truth labels each model read (every "
         "training pixel for kNN; for HDBSCAN, those its cluster-to-class mapping read). "
         "Noise: share of the training sample HDBSCAN left unclustered. Purity: share of "
-        "clustered pixels whose true class is their cluster's majority class. Highlighted "
-        "rows use the oracle mapping.</p>"
+        "clustered pixels whose true class is their cluster's majority class. Largest: share "
+        "of the clustered pixels in the largest cluster — near 100 %, HDBSCAN merged almost "
+        "everything into one cluster and every pixel gets one class. Highlighted rows use "
+        "the oracle mapping.</p>"
     )
 
 

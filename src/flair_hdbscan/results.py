@@ -31,6 +31,7 @@ _COLUMNS = (
     "n_clusters",
     "noise_fraction",
     "cluster_purity",
+    "largest_cluster_fraction",
     "seconds",
 )
 

@@ -40,7 +40,16 @@ logger = logging.getLogger(__name__)
 
 #: Bands of ``data.npy``, in storage order (blue first).
 S2_BANDS: tuple[str, ...] = (
-    "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B11",
+    "B12",
 )
 
 #: ``(area_threshold, proba_threshold)`` of the FLAIR #2 reference training code.
@@ -109,9 +118,7 @@ def read_products(path: Path) -> list[datetime.date]:
     return dates
 
 
-def crop(
-    area: np.ndarray, centroid: tuple[int, int], size: int
-) -> tuple[np.ndarray, np.ndarray]:
+def crop(area: np.ndarray, centroid: tuple[int, int], size: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut a super patch of ``size × size`` Sentinel pixels around a centroid.
 
     Only the needed window of ``area`` is read, so a memory map stays cheap.
@@ -326,8 +333,10 @@ def median_composite(
     Raises:
         ValueError: if ``data`` and ``masks`` disagree on ``(T, s, s)`` or ``T`` is 0.
     """
-    if data.ndim != 4 or masks.ndim != 4 or (
-        (data.shape[0], *data.shape[2:]) != (masks.shape[0], *masks.shape[2:])
+    if (
+        data.ndim != 4
+        or masks.ndim != 4
+        or ((data.shape[0], *data.shape[2:]) != (masks.shape[0], *masks.shape[2:]))
     ):
         raise ValueError(
             f"data {data.shape} and masks {masks.shape} must be (T, C, s, s) with equal T, s"
@@ -339,7 +348,9 @@ def median_composite(
         logger.warning(
             "no clear date among %d (area_threshold=%s, proba_threshold=%s): "
             "using the median of all dates",
-            keep.size, area_threshold, proba_threshold,
+            keep.size,
+            area_threshold,
+            proba_threshold,
         )
         keep = np.ones_like(keep)
     return np.median(np.asarray(data)[keep].astype(np.float32), axis=0).astype(np.float32)

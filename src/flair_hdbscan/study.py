@@ -122,6 +122,9 @@ def fit_experiment(
             "cluster_purity": None
             if np.isnan(final.cluster_purity_)
             else float(final.cluster_purity_),
+            "largest_cluster_fraction": None
+            if np.isnan(final.largest_cluster_fraction_)
+            else float(final.largest_cluster_fraction_),
             "fallback": final.fallback_,
         }
     return FittedExperiment(
@@ -382,6 +385,7 @@ def run_study(
                 "n_clusters": f.diagnostics.get("n_clusters"),
                 "noise_fraction": f.diagnostics.get("noise_fraction"),
                 "cluster_purity": f.diagnostics.get("cluster_purity"),
+                "largest_cluster_fraction": f.diagnostics.get("largest_cluster_fraction"),
                 "fallback": f.diagnostics.get("fallback"),
                 "mapping": (f.model[-1].mapping if exp.method == "hdbscan" else None),
                 "seconds": round(f.fit_seconds + float(state.seconds[e]), 3),

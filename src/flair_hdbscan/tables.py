@@ -60,6 +60,7 @@ def study_table(results: dict, *, title: str | None = None) -> Table:
         ("clusters", "right"),
         ("noise %", "right"),
         ("purity %", "right"),
+        ("largest %", "right"),
         ("mapping", "left"),
         ("s", "right"),
     ):
@@ -74,6 +75,7 @@ def study_table(results: dict, *, title: str | None = None) -> Table:
             "–" if e.get("n_clusters") is None else str(e["n_clusters"]),
             _pct(e.get("noise_fraction")),
             _pct(e.get("cluster_purity")),
+            _pct(e.get("largest_cluster_fraction")),
             e.get("mapping") or "–",
             f"{e['seconds']:.1f}",
         )

@@ -32,9 +32,7 @@ def describe(model: Any) -> str:
     text = f"{meta['experiment']}: trained on {meta['n_train_pixels']:,} pixels"
     if meta.get("mapping") is None:
         return text + f", {meta['n_labels_used']:,} labels read"
-    text += (
-        f"; {meta['n_clusters']} clusters, noise {100 * meta['noise_fraction']:.1f} %"
-    )
+    text += f"; {meta['n_clusters']} clusters, noise {100 * meta['noise_fraction']:.1f} %"
     if meta.get("cluster_purity") is not None:
         text += f", purity {meta['cluster_purity']:.3f}"
     if meta.get("fallback"):

@@ -59,8 +59,12 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     areas.add_column(f"clear {note_a:g}/{note_p}", justify="right")
     for name, d in summary["areas_detail"].items():
         areas.add_row(
-            name, str(d["n_patches"]), f"{d['height']}×{d['width']}", str(d["T"]),
-            str(d["clear_training"]), str(d["clear_notebook"]),
+            name,
+            str(d["n_patches"]),
+            f"{d['height']}×{d['width']}",
+            str(d["T"]),
+            str(d["clear_training"]),
+            str(d["clear_notebook"]),
         )
     console.print(areas)
 

@@ -102,4 +102,12 @@ def run(
             "HDBSCAN rows use the ORACLE cluster-to-class mapping: each cluster takes the "
             "majority true class of its members (ground truth is read to name clusters)."
         )
+    for e in results["experiments"]:
+        largest = e.get("largest_cluster_fraction")
+        if largest is not None and largest > 0.5:
+            console.print(
+                f"{e['name']}: the largest cluster holds {100 * largest:.0f} % of the clustered "
+                "pixels — HDBSCAN's excess-of-mass selection merged most of the sample; see "
+                "--min-samples and --cluster-selection-method leaf."
+            )
     console.print(f"results in {out}  (total {results['run']['seconds']['total']:.0f} s)")
