@@ -273,7 +273,8 @@ def test_cli_run_writes_results(study_root, tmp_path):
     assert (out / "confusion" / "hdbscan.csv").exists()
     lines = (out / "results.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("name,")
-    assert "ORACLE" in result.output
+    assert "oracle" in result.output and "TRUE class" in result.output
+    assert result.output.rstrip().endswith("optimistic.")  # the table (and its caption) comes last
     assert not (out / ".checkpoint.npz").exists()
 
 
