@@ -6,16 +6,11 @@ from pathlib import Path
 
 import click
 
-from flair_hdbscan.cli.options import data_options
+from flair_hdbscan.cli.options import data_argument, data_options
 
 
 @click.command()
-@click.argument(
-    "data_arg",
-    metavar="[DATA]",
-    required=False,
-    type=click.Path(path_type=Path, file_okay=False),
-)
+@data_argument
 @data_options
 def info(data_arg: Path | None, data: Path | None, config: Path | None, split: str) -> None:
     """Describe a FLAIR #2 split: patches, domains, Sentinel-2 dates, class distribution.
@@ -27,15 +22,12 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     from rich.table import Table
 
     from flair_hdbscan import sentinel
-    from flair_hdbscan.cli.options import open_dataset
+    from flair_hdbscan.cli.options import merge_data, open_dataset
     from flair_hdbscan.dataset import class_distribution, reduce_counts
-    from flair_hdbscan.errors import OptionError
     from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_NAMES, TRAIN_PREVALENCE
     from flair_hdbscan.tables import make_console
 
-    if data_arg is not None and data is not None and data_arg != data:
-        raise OptionError(f"DATA {data_arg} and --data {data} differ: give the dataset once")
-    ds = open_dataset(data_arg if data_arg is not None else data, config, split)
+    ds = open_dataset(merge_data(data_arg, data), config, split)
     summary = ds.summary()
     console = make_console()
 

@@ -14,6 +14,32 @@ if TYPE_CHECKING:
 F = Callable[..., Any]
 
 
+def data_argument(func: F) -> F:
+    """Add an optional positional ``[DATA]``, the release root, as a shorthand of ``--data``.
+
+    The command receives it as ``data_arg``; :func:`merge_data` reconciles the two.
+    """
+    return click.argument(
+        "data_arg",
+        metavar="[DATA]",
+        required=False,
+        type=click.Path(path_type=Path, file_okay=False),
+    )(func)
+
+
+def merge_data(data_arg: Path | None, data: Path | None) -> Path | None:
+    """The dataset root named by ``[DATA]`` or ``--data``.
+
+    Raises:
+        OptionError: when both are given and differ.
+    """
+    from flair_hdbscan.errors import OptionError
+
+    if data_arg is not None and data is not None and data_arg != data:
+        raise OptionError(f"DATA {data_arg} and --data {data} differ: give the dataset once")
+    return data_arg if data_arg is not None else data
+
+
 def data_options(func: F) -> F:
     """Add ``--data``, ``--config`` and ``--split`` to a command."""
     func = click.option(

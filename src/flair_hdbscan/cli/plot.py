@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flair_hdbscan.cli.options import data_options
+from flair_hdbscan.cli.options import data_argument, data_options, merge_data
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,12 +90,7 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
 
 @click.command()
 @click.argument("kind", metavar="KIND")
-@click.argument(
-    "data_arg",
-    metavar="[DATA]",
-    required=False,
-    type=click.Path(path_type=Path, file_okay=False),
-)
+@data_argument
 @data_options
 @click.option(
     "--out",
@@ -175,8 +170,7 @@ def plot(
         raise OptionError(f"unknown figure kind {kind!r}: use one of {', '.join(KINDS)}")
     if out.suffix.lower() not in (".png", ".svg"):
         raise OptionError(f"cannot write a figure to {out}: the file name must end in .png or .svg")
-    if data_arg is not None and data is not None and data_arg != data:
-        raise OptionError(f"dataset given twice ({data_arg} and --data {data}): give one")
+    data = merge_data(data_arg, data)
 
     from flair_hdbscan import plots
 
@@ -201,7 +195,7 @@ def plot(
     else:
         from flair_hdbscan.cli.options import open_dataset
 
-        ds = open_dataset(data_arg if data_arg is not None else data, config, split)
+        ds = open_dataset(data, config, split)
         if kind == "samples":
             fig = plots.plot_samples(ds, n=n or 2, seed=seed)
         elif kind == "time-series":
