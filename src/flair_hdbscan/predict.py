@@ -27,12 +27,12 @@ import numpy as np
 
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import FlairError, OptionError
-from flair_hdbscan.features import feature_table
 from flair_hdbscan.geotiff import stale_temporaries, write_class_map
+from flair_hdbscan.inference import predict_table, unique_features
 from flair_hdbscan.layout import pred_name
 from flair_hdbscan.modelfile import ExperimentModel, check_predictable
 from flair_hdbscan.models import ClusterThenLabel
-from flair_hdbscan.pixels import read_patch_pixels, training_sample, unique_rows
+from flair_hdbscan.pixels import read_patch_pixels, training_sample
 from flair_hdbscan.study import (
     EXPERIMENT_NAMES,
     StudyOptions,
@@ -171,16 +171,9 @@ def predict_maps(
     spec = model.experiment.features
     sat = spec.use_satellite
     px = read_patch_pixels(ds, i, sentinel=model.options.sentinel if sat else None, labels=False)
-    first, inverse = unique_rows(px, use_satellite=sat)
-    s2 = None if px.s2 is None else px.s2[first]
-    X = feature_table(px.aerial[first], s2, spec)
-    pred = np.asarray(model.model.predict(X)[inverse], dtype=np.uint8).reshape(px.shape)
-    cluster_map = None
-    if clusters:
-        Xs = model.model[:-1].transform(X) if len(model.model) > 1 else X
-        ids = model.model[-1].predict_clusters(Xs)[inverse]
-        cluster_map = np.asarray(ids, dtype=np.int32).reshape(px.shape)
-    return pred, cluster_map
+    X, inverse = unique_features(px, spec)
+    pred, ids = predict_table(model.model, X, inverse, clusters=clusters)
+    return pred.reshape(px.shape), None if ids is None else ids.reshape(px.shape)
 
 
 def predict_patch(

@@ -36,6 +36,7 @@ from flair_hdbscan.experiments import (
     select_experiments,
 )
 from flair_hdbscan.features import feature_table
+from flair_hdbscan.inference import predict_table, unique_features
 from flair_hdbscan.metrics import ConfusionAccumulator, scores
 from flair_hdbscan.models import ClusterThenLabel
 from flair_hdbscan.nomenclature import N_CLASSES, OTHER
@@ -244,7 +245,7 @@ def _predict_patch(
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray], list[float]]:
     """Predictions ``(n,) uint8`` of every experiment on one patch's pixels."""
     tables: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-    uniques: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
+    uniques: dict[bool, tuple[np.ndarray, np.ndarray]] = {}  # shared by feature sets
     preds: list[np.ndarray] = []
     clusters: dict[str, np.ndarray] = {}
     seconds: list[float] = []
@@ -263,13 +264,11 @@ def _predict_patch(
             first, inverse = uniques[sat]
             key = exp.features.table_key
             if key not in tables:
-                s2 = None if px.s2 is None else px.s2[first]
-                tables[key] = (feature_table(px.aerial[first], s2, exp.features), inverse)
+                tables[key] = unique_features(px, exp.features, (first, inverse))
             X, inverse = tables[key]
-            pred = f.model.predict(X)[inverse]
-            if keep_clusters and isinstance(f.model[-1], ClusterThenLabel):
-                Xs = f.model[:-1].transform(X) if len(f.model) > 1 else X
-                clusters[exp.name] = f.model[-1].predict_clusters(Xs)[inverse]
+            pred, cluster_ids = predict_table(f.model, X, inverse, clusters=keep_clusters)
+            if cluster_ids is not None:
+                clusters[exp.name] = cluster_ids
         preds.append(np.asarray(pred, dtype=np.uint8))
         seconds.append(time.perf_counter() - start)
     return preds, clusters, seconds
