@@ -226,7 +226,7 @@ def test_prevalence_near_flair(sample12):
 
 
 def test_spectra_follow_classes_and_repeat(sample12):
-    nir, elev, unique = {c: [] for c in (1, 3, 5, 7, 10)}, {c: [] for c in (1, 3, 7)}, []
+    nir, elev, rgbn = {c: [] for c in (1, 3, 5, 7, 10)}, {c: [] for c in (1, 3, 7)}, []
     X, y = [], []
     for img, msk in _patches(sample12, "train"):
         a, m = _read(img), _read(msk)[0]
@@ -234,15 +234,17 @@ def test_spectra_follow_classes_and_repeat(sample12):
             nir[c].append(a[3][m == c])
         for c in elev:
             elev[c].append(a[4][m == c])
-        rows = a.reshape(5, -1).T
-        unique.append(len(np.unique(rows, axis=0)) / len(rows))
+        rgbn.append(a[:4].reshape(4, -1).T)
         X.append(a[:, ::10, ::10].reshape(5, -1).T)
         y.append(m[::10, ::10].ravel())
     mean = {c: np.concatenate(v).mean() for c, v in nir.items()}
     assert mean[5] < mean[3] < mean[10] and mean[5] < 60 and mean[7] > 120
     height = {c: np.median(np.concatenate(v)) / 5 for c, v in elev.items()}
     assert 3 <= height[1] <= 18 and height[3] < 0.5 and height[7] > 5
-    assert 0.1 < np.mean(unique) < 0.6
+    # Real orthophotos repeat their values: 18.5 % of 1 M real RGBN pixels are unique.
+    rgbn = np.concatenate(rgbn)
+    pick = np.random.default_rng(0).choice(len(rgbn), 1_000_000, replace=False)
+    assert 0.10 < len(np.unique(rgbn[pick], axis=0)) / 1_000_000 < 0.30
     # A 1-nearest-neighbour classifier on half the sample: good, but not perfect.
     from sklearn.neighbors import KNeighborsClassifier
 

@@ -179,6 +179,14 @@ def test_every_option_changes_what_it_should(study_ds, full, options, name, chec
 
 
 def test_backends_agree(study_ds):
+    """On sample pixels the backends agree as closely as the exact reference agrees with itself.
+
+    Quantised pixels tie many mutual-reachability distances and every implementation breaks
+    ties by row order, so the yardstick is ``hdbscan`` (exact tree) against itself on shuffled
+    rows; an off-by-one in ``min_samples`` or a wrong metric falls far below it.
+    """
+    import hdbscan
+
     from flair_hdbscan.clustering import cluster_pixels
     from flair_hdbscan.features import FeatureSpec, feature_table
     from flair_hdbscan.pixels import training_sample
@@ -188,8 +196,21 @@ def test_backends_agree(study_ds):
     labels = {
         b: cluster_pixels(X, backend=b).labels for b in ("fast_hdbscan", "hdbscan", "sklearn")
     }
-    assert adjusted_rand_score(labels["fast_hdbscan"], labels["hdbscan"]) >= 0.99
-    assert adjusted_rand_score(labels["sklearn"], labels["hdbscan"]) >= 0.99
+    ref = labels["hdbscan"]
+    self_agreement = []
+    for k in range(3):
+        order = np.random.default_rng(k).permutation(len(X))
+        shuffled = np.empty(len(X), np.int64)
+        shuffled[order] = (
+            hdbscan.HDBSCAN(min_cluster_size=10, approx_min_span_tree=False)
+            .fit(X[order].astype(np.float64))
+            .labels_
+        )
+        self_agreement.append(adjusted_rand_score(ref, shuffled))
+    floor = min(self_agreement) - 0.01
+    for backend in ("fast_hdbscan", "sklearn"):
+        score = adjusted_rand_score(labels[backend], ref)
+        assert score >= 0.95 and score >= floor, (backend, score, self_agreement)
 
 
 def test_class_absent_from_training_sample(study_ds):

@@ -81,5 +81,8 @@ TEXTURE_GAIN = 2.5  # scale of the brightness texture
 VIGOUR = 0.8  # scale of the greenness texture
 TEXTURE_STEP = 0.6  # quantisation step of the texture fields (in SD units)
 CROWN_LEVELS = 4  # lit / shaded levels of a tree crown
-PIXEL_NOISE = 0.3  # SD of the per-pixel noise of R, G, B, NIR (8-bit levels)
+# SD of the per-pixel noise of R, G, B, NIR (8-bit levels). Real orthophotos repeat their
+# values: on 1 M real RGBN pixels only 18.5 % of rows are unique. 0.03 puts the default sample
+# there (19.3 % of 1 M pixels unique; 0.3 gave 45 %, 0 gave 16.6 %).
+PIXEL_NOISE = 0.03
 ELEV_NOISE = 0.15  # SD of the per-pixel noise of the stored elevation (m × 5)
