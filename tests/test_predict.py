@@ -157,7 +157,9 @@ def test_worker_killed_mid_run(ds, models, reference, tmp_path, n_workers):
         client.wait_for_workers(n_workers, timeout=60)
         assert killed["pid"] not in client.run(os.getpid).values()
     assert killed["pending"] >= 1  # tasks were still running when the worker died
-    assert (summary.done, summary.failed) == (3, [])
+    # the victim may have written its map before dying: its rerun then finds it complete
+    assert summary.failed == []
+    assert summary.done + summary.skipped == 3 and summary.done >= 2
     assert _files(out) == _files(reference["knn"])
     assert not list(out.rglob(".*"))
 
