@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from flair_hdbscan.atomic import atomic_path
-from flair_hdbscan.errors import DataError
+from flair_hdbscan.errors import DataError, FaultError
 
 __all__ = ["read_uint8_tif", "stale_temporaries", "write_class_map"]
 
@@ -42,8 +42,12 @@ def write_class_map(
     Raises:
         ValueError: if the array is not 2-D uint8/int32 or its shape differs from the
             profile's ``(height, width)``.
+        FaultError: if the file cannot be written whole (disk full, read-only folder): it is
+            verified by reading it back before it takes its final name.
     """
     import rasterio
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
 
     array = np.asarray(array)
     if array.ndim != 2 or array.dtype.name not in _DTYPES:
@@ -53,20 +57,34 @@ def write_class_map(
         raise ValueError(f"map of shape {array.shape} for a {shape[0]}×{shape[1]} patch")
     path = Path(path)
     with atomic_path(path) as tmp:
-        with rasterio.open(
-            tmp,
-            "w",
-            driver="GTiff",
-            width=shape[1],
-            height=shape[0],
-            count=1,
-            dtype=array.dtype.name,
-            crs=profile["crs"],
-            transform=profile["transform"],
-            compress="lzw",
-            nodata=nodata,
-        ) as dst:
-            dst.write(array, 1)
+        try:
+            with rasterio.open(
+                tmp,
+                "w",
+                driver="GTiff",
+                width=shape[1],
+                height=shape[0],
+                count=1,
+                dtype=array.dtype.name,
+                crs=profile["crs"],
+                transform=profile["transform"],
+                compress="lzw",
+                nodata=nodata,
+            ) as dst:
+                dst.write(array, 1)
+            # GDAL may report a failed write (disk full) without raising: read it back
+            with rasterio.open(tmp) as src:
+                whole = src.read(1).shape == array.shape and np.array_equal(src.read(1), array)
+        except (RasterioError, CPLE_BaseError) as exc:
+            whole = False
+            reason = " ".join(str(exc).split())
+        else:
+            reason = "it did not read back whole"
+        if not whole:
+            raise FaultError(
+                f"cannot write {path}: {reason} (is the disk full?); nothing was written "
+                "under that name"
+            )
     return path
 
 

@@ -46,38 +46,44 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def study_table(results: dict, *, title: str | None = None) -> Table:
     """The study's results, one row per experiment.
 
+    Rows come from :func:`~flair_hdbscan.results.experiment_rows`.
+
     Args:
         results: ``{"run": ..., "experiments": [...]}`` as in ``results.json``.
         title: table title.
     """
+    from flair_hdbscan.results import experiment_rows
+
     table = Table(title=title)
     for col, justify in (
         ("experiment", "left"),
         ("mIoU", "right"),
         ("OA", "right"),
         ("train px", "right"),
-        ("labels used", "right"),
+        ("labels read", "right"),
         ("clusters", "right"),
         ("noise %", "right"),
         ("purity %", "right"),
         ("largest %", "right"),
         ("mapping", "left"),
+        ("scored on", "left"),
         ("s", "right"),
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for e in results["experiments"]:
+    for r in experiment_rows(results):
         table.add_row(
-            e["name"],
-            _fmt(e["miou"]),
-            _fmt(e["overall_accuracy"], 3),
-            f"{e['n_train_pixels']:,}",
-            f"{e['n_labels_used']:,}",
-            "–" if e.get("n_clusters") is None else str(e["n_clusters"]),
-            _pct(e.get("noise_fraction")),
-            _pct(e.get("cluster_purity")),
-            _pct(e.get("largest_cluster_fraction")),
-            e.get("mapping") or "–",
-            f"{e['seconds']:.1f}",
+            r["name"],
+            _fmt(r["miou"]),
+            _fmt(r["overall_accuracy"], 3),
+            f"{r['n_train_pixels']:,}",
+            f"{r['n_labels_used']:,}",
+            "–" if r["n_clusters"] is None else str(r["n_clusters"]),
+            _pct(r["noise_fraction"]),
+            _pct(r["cluster_purity"]),
+            _pct(r["largest_cluster_fraction"]),
+            r["mapping"] or "–",
+            f"{r['score_split']} ({r['protocol']})",
+            f"{r['seconds']:.1f}",
         )
     return table
 

@@ -1,8 +1,11 @@
 """The ``flair-hdbscan`` command group.
 
 Each sub-command lives in its own module and is imported only when it runs, so that
-``flair-hdbscan --help`` stays fast. A :class:`~flair_hdbscan.errors.FlairError` raised by any
-command is printed as one line on standard error and the process exits with status 2.
+``flair-hdbscan --help`` stays fast. Whatever a command meets ends in one line on standard
+error, never a traceback: a :class:`~flair_hdbscan.errors.FlairError` (a user's mistake,
+status 2, or a fault of the environment such as a full disk, status 1), an ``OSError`` or
+``MemoryError`` the library did not foresee (status 1), and Ctrl-C (status 130, finished
+work kept).
 """
 
 from __future__ import annotations
@@ -25,6 +28,19 @@ COMMANDS: dict[str, str] = {
     "fit": "fit:fit",
     "predict": "predict:predict",
 }
+
+INTERRUPTED = "interrupted; run again to resume (finished work is kept)"
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was caused by, Ctrl-C (numba wraps it in a SystemError)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        seen += 1
+    return False
 
 
 class LazyGroup(click.Group):
@@ -50,10 +66,28 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except FlairError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: finished outputs are kept; run again to resume.", err=True)
+            click.echo(INTERRUPTED, err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except MemoryError:
+            click.echo(
+                "Error: out of memory: use a larger --stride, fewer experiments, or a "
+                "machine with more memory",
+                err=True,
+            )
+            sys.exit(1)
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            click.echo(f"Error: system error{where}: {exc.strerror or exc}", err=True)
+            sys.exit(1)
+        except SystemError as exc:
+            if _interrupted(exc):
+                click.echo(INTERRUPTED, err=True)
+                sys.exit(130)
+            raise
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +97,9 @@ def cli(verbose: int) -> None:
     """Can HDBSCAN clustering stand in for manual annotation of FLAIR #2 land cover?"""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # Dask logs every worker start and stop at INFO: keep those messages for -vv
+        logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flair_hdbscan.cli.options import data_argument, data_options, merge_data
+from flair_hdbscan.features import FeatureSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,51 +31,46 @@ RESULT_KINDS: tuple[str, ...] = ("confusion", "results")
 KINDS: tuple[str, ...] = ("nomenclature", *DATA_KINDS, *RESULT_KINDS)
 
 _STRIDE = 10
-_AERIAL_COLUMNS = ("red", "green", "blue", "nir", "elevation")
+#: Every channel a pixel table can hold (aerial, then Sentinel-2).
+_COLUMNS = FeatureSpec(use_satellite=True).columns
 
 
-def _pixel_table(ds: FlairDataset) -> pd.DataFrame:
-    """The seed's pixel sample: every 10th pixel in each image axis of every patch.
+def _is_s2(channel: str) -> bool:
+    """Whether a channel (name or notebook number) is a Sentinel-2 band."""
+    from flair_hdbscan import plots
 
-    Aerial bands are divided by 255 (the reference loader's ``img_as_float``, elevation
-    included); pixels of class 12 ("other") and without data are dropped.
+    return plots.resolve_channel(channel, _COLUMNS).startswith("s2_")
+
+
+def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
+    """The seed's pixel sample: every 10th pixel along each image axis of every patch.
+
+    Features as the study builds them (aerial bands / 255, elevation included, Sentinel-2
+    bands on the same scale); pixels of class "other" and without data are left out.
 
     Returns:
-        DataFrame with float32 columns red, green, blue, nir, elevation and uint8 ``label``
-        (0..11).
+        DataFrame of float32 feature columns (``red`` … ``elevation``, ``s2_b02`` …) and a
+        uint8 ``label`` column (0..11).
     """
-    import numpy as np
     import pandas as pd
 
+    from flair_hdbscan.executors import LocalExecutor
+    from flair_hdbscan.features import FeatureSpec, feature_table
     from flair_hdbscan.nomenclature import OTHER
+    from flair_hdbscan.passes import read_training_sample
+    from flair_hdbscan.pixels import SentinelOptions
 
-    bands, labels = [], []
-    for i in range(len(ds)):
-        image = ds.read_image(i)[:, ::_STRIDE, ::_STRIDE]
-        label = ds.read_labels(i)[::_STRIDE, ::_STRIDE].ravel()
-        keep = label < OTHER
-        bands.append(image.reshape(image.shape[0], -1)[:, keep].T)
-        labels.append(label[keep])
-    values = np.concatenate(bands).astype(np.float32) / np.float32(255)
-    table = pd.DataFrame(values, columns=list(_AERIAL_COLUMNS))
-    table["label"] = np.concatenate(labels)
+    sample = read_training_sample(
+        ds,
+        stride=_STRIDE,
+        sentinel=SentinelOptions() if with_s2 else None,
+        executor=LocalExecutor(),
+    )
+    sample = sample.subset(sample.labels != OTHER)
+    spec = FeatureSpec(use_satellite=with_s2)
+    table = pd.DataFrame(feature_table(sample.aerial, sample.s2, spec), columns=list(spec.columns))
+    table["label"] = sample.labels
     return table
-
-
-def _read_results(path: Path | None, kind: str) -> dict[str, Any]:
-    import json
-
-    from flair_hdbscan.errors import DataError, OptionError
-
-    if path is None:
-        raise OptionError(f"plot {kind} needs --results results.json (written by `run`)")
-    try:
-        results = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read results file {path}: {exc}") from None
-    if not isinstance(results, dict) or not isinstance(results.get("experiments"), list):
-        raise DataError(f'{path} holds no "experiments" list: is it a results.json of `run`?')
-    return results
 
 
 def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
@@ -91,7 +87,7 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
 @click.command()
 @click.argument("kind", metavar="KIND")
 @data_argument
-@data_options
+@data_options()
 @click.option(
     "--out",
     "out",
@@ -176,17 +172,21 @@ def plot(
 
     # Check option values before reading any data.
     if kind == "channel-by-class":
-        plots.resolve_channel(channel, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel, _COLUMNS)
     elif kind == "normalization-scatter":
-        plots.resolve_channel(channel1, _AERIAL_COLUMNS)
-        plots.resolve_channel(channel2, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel1, _COLUMNS)
+        plots.resolve_channel(channel2, _COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
 
     if kind == "nomenclature":
         fig = plots.plot_nomenclature()
     elif kind in RESULT_KINDS:
-        results = _read_results(results_path, kind)
+        if results_path is None:
+            raise OptionError(f"plot {kind} needs --results results.json (written by `run`)")
+        from flair_hdbscan.results import load_results
+
+        results = load_results(results_path)
         if kind == "results":
             fig = plots.plot_results(results)
         else:
@@ -205,12 +205,13 @@ def plot(
         elif kind == "all-patches":
             fig = plots.plot_all_patches(ds, max_patches=max_patches)
         elif kind == "class-distribution":
-            from flair_hdbscan.dataset import class_distribution
+            from flair_hdbscan.summary import class_distribution
 
             fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
         elif kind == "channel-by-class":
-            fig = plots.plot_channel_by_class(_pixel_table(ds), channel)
+            fig = plots.plot_channel_by_class(_pixel_table(ds, _is_s2(channel)), channel)
         else:
-            fig = plots.plot_normalization_scatter(_pixel_table(ds), channel1, channel2, seed=seed)
+            table = _pixel_table(ds, _is_s2(channel1) or _is_s2(channel2))
+            fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

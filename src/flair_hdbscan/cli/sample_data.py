@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from flair_hdbscan.cli.options import PathType
+
 
 @click.command("sample-data")
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("out", type=PathType(path_type=Path))
 @click.option(
     "--patches", "n_patches", type=int, default=16, show_default=True, help="Train patches."
 )
@@ -45,13 +47,22 @@ def sample_data(
 ) -> None:
     """Write a synthetic FLAIR #2-format dataset (aerial, labels, Sentinel-2) to OUT."""
     from flair_hdbscan.errors import OptionError
+    from flair_hdbscan.outdir import check_writable
     from flair_hdbscan.sample_data import generate_sample
+    from flair_hdbscan.sample_data.plan import check_args
 
-    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+    n_test = max(2, n_patches // 4) if n_test_patches is None else n_test_patches
+    check_args(n_patches, n_test, seed, layout_name)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"OUT {out} is a file: give a folder")
+    if out.exists() and not overwrite and any(out.iterdir()):
         raise OptionError(
             f"output folder {out} exists and is not empty: choose another OUT or add "
             f"--overwrite to replace it"
         )
+    # about 1.9 MB a patch: 5-band aerial, mask, and a share of its Sentinel-2 area
+    need = (n_patches + n_test) * 2_000_000
+    check_writable(out if out.exists() else out.parent, need_bytes=need, what="sample dataset")
     root = generate_sample(
         out,
         n_patches=n_patches,
@@ -60,7 +71,6 @@ def sample_data(
         layout=layout_name,
         progress=True,
     )
-    n_test = max(2, n_patches // 4) if n_test_patches is None else n_test_patches
     domains = {
         split: sorted(p.name for p in (root / d).iterdir())
         for split, d in (

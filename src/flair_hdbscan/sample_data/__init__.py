@@ -30,6 +30,7 @@ import numpy as np
 
 from flair_hdbscan import layout as flair_layout
 from flair_hdbscan.atomic import atomic_dir
+from flair_hdbscan.progress import Progress
 from flair_hdbscan.sample_data.landcover import build_world, ensure_coverage
 from flair_hdbscan.sample_data.objects import ensure_building, place_objects
 from flair_hdbscan.sample_data.plan import MAX_PATCHES as MAX_PATCHES
@@ -128,24 +129,21 @@ def generate_sample(
     check_args(n_patches, n_test_patches, seed, layout)
     out = Path(out).expanduser()
     plans = plan_zones(n_patches, n_test_patches, seed)
-    from flair_hdbscan.progress import progress_bar
-
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp, Progress(enabled=progress) as bar:
         root = tmp / root_name(layout)
         root.mkdir(parents=True, exist_ok=True)
         centroids: dict[str, list[int]] = {}
         metadata: dict[str, dict[str, object]] = {}
-        with progress_bar(enabled=progress) as bar:
-            task = bar.add_task("sample dataset", total=n_patches + n_test_patches)
-            for s_index, split in enumerate(flair_layout.SPLITS):
-                split_plans = [p for p in plans if p.split == split]
-                worlds = [build_world(p, seed) for p in split_plans]
-                ensure_coverage(worlds, np.random.default_rng([seed, 7, s_index]))
-                for world in worlds:
-                    place_objects(world)
-                ensure_building(worlds)
-                for world in worlds:
-                    write_zone(root, layout, world, centroids, metadata, lambda: bar.advance(task))
+        advance = bar.stage("writing the sample dataset", n_patches + n_test_patches)
+        for s_index, split in enumerate(flair_layout.SPLITS):
+            split_plans = [p for p in plans if p.split == split]
+            worlds = [build_world(p, seed) for p in split_plans]
+            ensure_coverage(worlds, np.random.default_rng([seed, 7, s_index]))
+            for world in worlds:
+                place_objects(world)
+            ensure_building(worlds)
+            for world in worlds:
+                write_zone(root, layout, world, centroids, metadata, advance)
         write_shared_files(root, layout, centroids, metadata)
     final = out / root_name(layout)
     log.info(
