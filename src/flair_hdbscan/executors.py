@@ -50,10 +50,13 @@ def _one_line(exc: BaseException) -> str:
 def _guarded(task: Task, shared: Any, i: int) -> tuple[Any, str | None]:
     """Run a task; a user-facing error of its patch is returned, not raised.
 
-    Unexpected exceptions propagate, so that Dask can retry the task elsewhere.
+    A fault of the environment (disk full) and unexpected exceptions propagate: the first
+    stops the pass, the second lets Dask retry the task elsewhere.
     """
     try:
         return task(shared, i), None
+    except FaultError:  # the environment failed (disk full): stop the whole pass
+        raise
     except FlairError as exc:
         return None, _one_line(exc)
 
@@ -112,6 +115,8 @@ class DaskExecutor:
                 except CancelledError:
                     lost.append(i)
                     continue
+                except FaultError:
+                    raise
                 except Exception as exc:  # reported per patch, the rest go on
                     result, error = None, _one_line(exc)
                 finally:
@@ -169,7 +174,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.CRITICAL,
         )
     except (OSError, TimeoutError, RuntimeError) as exc:

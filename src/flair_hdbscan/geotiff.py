@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +60,7 @@ def write_class_map(
     if array.shape != shape:
         raise ValueError(f"map of shape {array.shape} for a {shape[0]}×{shape[1]} patch")
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _quiet_stderr():
         try:
             with rasterio.open(
                 tmp,
@@ -86,6 +90,25 @@ def write_class_map(
                 "under that name"
             )
     return path
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 while GDAL writes.
+
+    GDAL's bundled libtiff prints write failures (``_tiffWriteProc: No space left on
+    device``) straight to the process's standard error; the caller reports them as one line.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def stale_temporaries(path: str | Path) -> list[Path]:

@@ -76,7 +76,7 @@ class KDTreeClassifier(ClassifierMixin, BaseEstimator):
         return self.tree_.data
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
         tree = state.pop("tree_", None)
         if tree is not None:
             state["points_"] = _compact(tree.data)

@@ -66,8 +66,8 @@ class Spec:
             return "|".join(self.choices)
         if self.low is None and self.high is None:
             return ""
-        low = "" if self.low is None else f"{self.low:g}"
-        high = "" if self.high is None else f"{self.high:g}"
+        low = "" if self.low is None else _number(self.low)
+        high = "" if self.high is None else _number(self.high)
         text = f"{low}..{high}"
         return " or ".join([*(str(a) for a in self.also), text])
 
@@ -90,6 +90,10 @@ class Spec:
             self.high is not None and value > self.high
         ):
             raise OptionError(f"{flag} {value} is out of range: use {self.range_text()}")
+
+
+def _number(value: float) -> str:
+    return f"{int(value)}" if float(value).is_integer() else f"{value:g}"
 
 
 def _opt(default: Any, help: str, **spec: Any) -> Any:

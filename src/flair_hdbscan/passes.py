@@ -269,12 +269,17 @@ def predict_split(
         return all(p.exists() for p in output_paths(ds, i, plan.maps_dir, plan.clusters))
 
     todo = []
+    kept_only: set[str] = set()  # finished, run again only for their arrays
     for i in range(len(ds)):
-        if finished(i) and ds.patches[i].patch_id not in plan.keep:
+        pid = ds.patches[i].patch_id
+        if not finished(i):
+            todo.append(i)
+        elif pid in plan.keep:
+            kept_only.add(pid)
+            todo.append(i)
+        else:
             summary.skipped += 1
             advance()
-        else:
-            todo.append(i)
     if summary.skipped:
         log.info("%d of %d patches already done", summary.skipped, len(ds))
 
@@ -286,7 +291,7 @@ def predict_split(
         else:
             if outcome.arrays is not None:
                 summary.arrays[pid] = outcome.arrays
-            if pid in ledger.done:
+            if pid in kept_only:
                 summary.skipped += 1
             else:
                 ledger.add(pid, outcome.matrices, outcome.seconds)

@@ -54,6 +54,10 @@ class SpecType(click.ParamType):
         self.name = spec.range_text() or kind.__name__
         self.option = name
 
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """The allowed values, as ``--help`` shows them (``1..512``)."""
+        return self.name
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """Convert and check; a bad value fails with the allowed range."""
         if value is None or (isinstance(value, self.kind) and not isinstance(value, bool)):
@@ -156,6 +160,12 @@ def study_options(func: F) -> F:
             )
             continue
         kind = type(default) if default is not None else int
+        if spec.choices is not None:
+            func = click.option(
+                flag, name, type=click.Choice(spec.choices), default=default, show_default=True,
+                help=spec.help,
+            )(func)  # fmt: skip
+            continue
         func = click.option(
             flag,
             name,
