@@ -18,6 +18,7 @@ from flair_hdbscan.cli.main import cli
 from flair_hdbscan.cli.plot import KINDS, _pixel_table
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
+from flair_hdbscan.experiments import experiment
 from flair_hdbscan.metrics import mean_iou
 from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_COLOURS, REDUCED_NAMES
 from flair_hdbscan.sample_data import generate_sample
@@ -72,7 +73,7 @@ def ds(sample_root):
 
 @pytest.fixture(scope="session")
 def table(ds):
-    return _pixel_table(ds)
+    return _pixel_table(ds, False)
 
 
 def _confusion(seed=0, empty_row=None):
@@ -93,6 +94,8 @@ def _results(mapping="oracle"):
             {
                 "name": name,
                 "method": method,
+                "option": experiment(name).option,
+                "protocol": "held-out",
                 "features": {},
                 "miou": round(0.05 + 0.02 * k, 3),
                 "iou": [None] * 13,
@@ -180,8 +183,6 @@ def test_results_table_options():
     assert frame.loc["hdbscan-satellite-robust", "option"] == "satellite-robust"
     assert frame.loc["knn-normalized-no-intensity", "option"] == "normalized-no-intensity"
     assert frame.loc["naive-uniform", "option"] == ""
-    with pytest.raises(OptionError, match="experiments"):
-        plots.results_table({"run": {}})
 
 
 # -- result figures ----------------------------------------------------------------------------
@@ -264,10 +265,10 @@ def test_results_chart_has_every_experiment():
 
 
 def test_results_chart_title_without_oracle():
-    fig = plots.plot_results(_results(mapping="budget-50"))
+    fig = plots.plot_results(_results(mapping=None))
     title = fig.axes[0].get_title()
     assert "oracle" not in title
-    assert "budget-50" in title
+    assert "held-out" in title
 
 
 def test_results_chart_skips_undefined_miou():

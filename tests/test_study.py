@@ -34,7 +34,11 @@ def test_full_run_shapes_and_metadata(full, train_ds, test_ds):
         assert e["miou"] == pytest.approx(mean_iou(cm), abs=1e-12)
         assert (e["train_split"], e["score_split"], e["protocol"]) == ("train", "test", "held-out")
     run = full.run
-    assert (run["train_split"], run["score_split"], run["protocol"]) == ("train", "test", "held-out")
+    assert (run["train_split"], run["score_split"], run["protocol"]) == (
+        "train",
+        "test",
+        "held-out",
+    )
     assert run["dataset"]["train"]["n_patches"] == len(train_ds)
     assert run["dataset"]["score"]["n_patches"] == len(test_ds)
     assert run["provenance"]["train"]["digest"] != run["provenance"]["score"]["digest"]
