@@ -65,7 +65,7 @@ def test_info_data_option_and_config_agree(tree, tmp_path):
     by_config = run_info("--config", config)
     assert by_arg.exit_code == by_option.exit_code == by_config.exit_code == 0
     # same tables (paths printed differ only in their spelling)
-    tables = [r.output.split("data digest")[1] for r in (by_arg, by_option, by_config)]
+    tables = [r.stdout.split("data digest")[1] for r in (by_arg, by_option, by_config)]
     assert tables[0] == tables[1] == tables[2]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from flair_hdbscan.nomenclature import N_SCORED, REDUCED_NAMES
+from flair_hdbscan.results import experiment_rows
 
 __all__ = ["make_console", "scores_table", "study_table"]
 
@@ -52,8 +53,6 @@ def study_table(results: dict, *, title: str | None = None) -> Table:
         results: ``{"run": ..., "experiments": [...]}`` as in ``results.json``.
         title: table title.
     """
-    from flair_hdbscan.results import experiment_rows
-
     table = Table(title=title)
     for col, justify in (
         ("experiment", "left"),

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
+from flair_hdbscan.atomic import write_json
 from flair_hdbscan.cli.options import PathType
+from flair_hdbscan.evaluation import evaluate_folders
+from flair_hdbscan.metrics import scores
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.tables import make_console, scores_table
 
 
 @click.command()
@@ -35,13 +41,6 @@ def evaluate(truth: Path, pred: Path, json_path: Path | None) -> None:
     The mIoU is the mean IoU of the 12 scored classes that are present in truth or
     prediction ("other" excluded), from one confusion matrix summed over patches.
     """
-    from flair_hdbscan.atomic import write_json
-    from flair_hdbscan.evaluation import evaluate_folders
-    from flair_hdbscan.metrics import scores
-    from flair_hdbscan.outdir import check_writable
-    from flair_hdbscan.progress import Progress
-    from flair_hdbscan.tables import make_console, scores_table
-
     if json_path is not None:
         check_writable(json_path, what="scores file")
     with Progress() as progress:

@@ -12,9 +12,19 @@ from flair_hdbscan.cli.options import (
     data_options,
     execution_options,
     make_study_options,
+    open_dataset,
     study_options,
 )
+from flair_hdbscan.errors import OptionError, OutputError
+from flair_hdbscan.executors import make_executor
 from flair_hdbscan.experiments import MODEL_EXPERIMENT_NAMES
+from flair_hdbscan.experiments import experiment as lookup
+from flair_hdbscan.modelfile import save_model
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.study import check_against_data, data_identity
+from flair_hdbscan.tables import make_console
+from flair_hdbscan.training import fit_models
 
 
 def experiment_option(func: Any) -> Any:
@@ -52,11 +62,6 @@ def fit_one(
     progress: Any, verify_content: bool,
 ) -> Any:  # fmt: skip
     """Fit ``experiment`` on the training split exactly as ``run`` does."""
-    from flair_hdbscan.cli.options import open_dataset
-    from flair_hdbscan.experiments import experiment as lookup
-    from flair_hdbscan.study import check_against_data, data_identity
-    from flair_hdbscan.training import fit_models
-
     options = make_study_options(kwargs)
     exp = lookup(experiment)
     ds = open_dataset(data, config, "train")
@@ -102,13 +107,6 @@ def fit(
     `predict` with the saved model reproduces `run`'s predictions. Without --data or
     --config the embedded sample dataset is used.
     """
-    from flair_hdbscan.errors import OptionError, OutputError
-    from flair_hdbscan.executors import make_executor
-    from flair_hdbscan.modelfile import save_model
-    from flair_hdbscan.outdir import check_writable
-    from flair_hdbscan.progress import Progress
-    from flair_hdbscan.tables import make_console
-
     if experiment is None:
         raise OptionError("no --experiment given: name the experiment to fit, e.g. knn")
     if model_path.exists() and not overwrite:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from flair_hdbscan.cli.options import data_argument, data_options
+from flair_hdbscan import sentinel
+from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
+from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_NAMES, TRAIN_PREVALENCE
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.provenance import data_digest
+from flair_hdbscan.summary import class_distribution, reduce_counts, split_summary
+from flair_hdbscan.tables import make_console
 
 
 @click.command()
@@ -20,14 +26,6 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     """
     import numpy as np
     from rich.table import Table
-
-    from flair_hdbscan import sentinel
-    from flair_hdbscan.cli.options import merge_data, open_dataset
-    from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_NAMES, TRAIN_PREVALENCE
-    from flair_hdbscan.progress import Progress
-    from flair_hdbscan.provenance import data_digest
-    from flair_hdbscan.summary import class_distribution, reduce_counts, split_summary
-    from flair_hdbscan.tables import make_console
 
     ds = open_dataset(merge_data(data_arg, data), config, split)
     summary = split_summary(ds)

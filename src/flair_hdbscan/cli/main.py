@@ -17,6 +17,7 @@ import sys
 import click
 
 from flair_hdbscan import __version__
+from flair_hdbscan.errors import FlairError
 
 #: Registered sub-commands: name → "module:attribute" under ``flair_hdbscan.cli``.
 COMMANDS: dict[str, str] = {
@@ -60,7 +61,6 @@ class LazyGroup(click.Group):
         return getattr(module, attr)
 
     def invoke(self, ctx: click.Context):  # noqa: D102
-        from flair_hdbscan.errors import FlairError
 
         try:
             return super().invoke(ctx)

@@ -17,6 +17,7 @@ import click
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.options import Spec, StudyOptions, option_specs
+from flair_hdbscan.sample_data import default_sample_root
 
 __all__ = [
     "PathType",
@@ -139,8 +140,6 @@ def open_dataset(data: Path | None, config: Path | None, split: str) -> FlairDat
     if config is not None:
         return FlairDataset.from_config(config, split=split)
     if data is None:
-        from flair_hdbscan.sample_data import default_sample_root
-
         data = default_sample_root(progress=True)
     return FlairDataset.from_root(data, split=split)
 

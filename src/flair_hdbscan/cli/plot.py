@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flair_hdbscan.cli.options import data_argument, data_options, merge_data
-from flair_hdbscan.features import FeatureSpec
+from flair_hdbscan import plots
+from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
+from flair_hdbscan.errors import OptionError
+from flair_hdbscan.executors import LocalExecutor
+from flair_hdbscan.features import FeatureSpec, feature_table
+from flair_hdbscan.nomenclature import OTHER
+from flair_hdbscan.passes import read_training_sample
+from flair_hdbscan.pixels import SentinelOptions
+from flair_hdbscan.results import load_results
+from flair_hdbscan.summary import class_distribution
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,8 +45,6 @@ _COLUMNS = FeatureSpec(use_satellite=True).columns
 
 def _is_s2(channel: str) -> bool:
     """Whether a channel (name or notebook number) is a Sentinel-2 band."""
-    from flair_hdbscan import plots
-
     return plots.resolve_channel(channel, _COLUMNS).startswith("s2_")
 
 
@@ -54,12 +60,6 @@ def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from flair_hdbscan.executors import LocalExecutor
-    from flair_hdbscan.features import FeatureSpec, feature_table
-    from flair_hdbscan.nomenclature import OTHER
-    from flair_hdbscan.passes import read_training_sample
-    from flair_hdbscan.pixels import SentinelOptions
-
     sample = read_training_sample(
         ds,
         stride=_STRIDE,
@@ -74,7 +74,6 @@ def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
 
 
 def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
-    from flair_hdbscan.errors import OptionError
 
     names = [str(e.get("name")) for e in results["experiments"]]
     for exp in results["experiments"]:
@@ -160,15 +159,11 @@ def plot(
     Data figures read the dataset DATA (or --data / --config; default: the embedded
     sample); confusion and results read --results.
     """
-    from flair_hdbscan.errors import OptionError
-
     if kind not in KINDS:
         raise OptionError(f"unknown figure kind {kind!r}: use one of {', '.join(KINDS)}")
     if out.suffix.lower() not in (".png", ".svg"):
         raise OptionError(f"cannot write a figure to {out}: the file name must end in .png or .svg")
     data = merge_data(data_arg, data)
-
-    from flair_hdbscan import plots
 
     # Check option values before reading any data.
     if kind == "channel-by-class":
@@ -184,7 +179,6 @@ def plot(
     elif kind in RESULT_KINDS:
         if results_path is None:
             raise OptionError(f"plot {kind} needs --results results.json (written by `run`)")
-        from flair_hdbscan.results import load_results
 
         results = load_results(results_path)
         if kind == "results":
@@ -193,8 +187,6 @@ def plot(
             exp = _experiment(results, experiment, results_path)
             fig = plots.plot_confusion(exp["confusion_matrix"], exp["name"], miou=exp.get("miou"))
     else:
-        from flair_hdbscan.cli.options import open_dataset
-
         ds = open_dataset(data, config, split)
         if kind == "samples":
             fig = plots.plot_samples(ds, n=n or 2, seed=seed)
@@ -205,8 +197,6 @@ def plot(
         elif kind == "all-patches":
             fig = plots.plot_all_patches(ds, max_patches=max_patches)
         elif kind == "class-distribution":
-            from flair_hdbscan.summary import class_distribution
-
             fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
         elif kind == "channel-by-class":
             fig = plots.plot_channel_by_class(_pixel_table(ds, _is_s2(channel)), channel)

@@ -16,6 +16,13 @@ from flair_hdbscan.cli.options import (
     study_option_names,
     study_options,
 )
+from flair_hdbscan.errors import OptionError
+from flair_hdbscan.executors import make_executor
+from flair_hdbscan.modelfile import load_model
+from flair_hdbscan.predict import predict_folder
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.study import check_against_data
+from flair_hdbscan.tables import make_console
 
 
 @click.command(
@@ -77,13 +84,6 @@ def predict(
     its final name: a re-run resumes. Score them with
     `flair-hdbscan evaluate --truth <labels> --pred OUT`.
     """
-    from flair_hdbscan.errors import OptionError
-    from flair_hdbscan.executors import make_executor
-    from flair_hdbscan.modelfile import load_model
-    from flair_hdbscan.predict import predict_folder
-    from flair_hdbscan.progress import Progress
-    from flair_hdbscan.tables import make_console
-
     if (model_path is None) == (experiment is None):
         raise OptionError("give either --model FILE or --experiment NAME (exactly one)")
     console = make_console()
@@ -99,7 +99,6 @@ def predict(
                 f"{', '.join(given)} only {verb} with --experiment: the model file fixes the "
                 f"options it was fitted with"
             )
-    from flair_hdbscan.study import check_against_data
 
     ds = open_dataset(data, config, split)
     model = load_model(model_path) if model_path is not None else None

@@ -15,7 +15,16 @@ from flair_hdbscan.cli.options import (
     open_dataset,
     study_options,
 )
-from flair_hdbscan.experiments import EXPERIMENT_NAMES
+from flair_hdbscan.errors import DataError
+from flair_hdbscan.executors import make_executor
+from flair_hdbscan.experiments import EXPERIMENT_NAMES, select_experiments
+from flair_hdbscan.outdir import claim
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.report import write_figures, write_report
+from flair_hdbscan.results import write_results
+from flair_hdbscan.study import data_identity, run_study, study_provenance
+from flair_hdbscan.summary import split_summary
+from flair_hdbscan.tables import make_console, study_table
 
 LEDGER_NAME = ".flair-hdbscan-ledger.json"
 
@@ -28,8 +37,6 @@ def open_splits(data: Path | None, config: Path | None, eval_split: str) -> tupl
     Raises:
         DataError: if the scoring split is missing or has no labels, with the fix.
     """
-    from flair_hdbscan.errors import DataError
-
     train = open_dataset(data, config, "train")
     if eval_split == "train":
         return train, train
@@ -112,14 +119,6 @@ def run(
     again with the same data, options and code. Without --data or --config it runs on the
     embedded sample dataset.
     """
-    from flair_hdbscan.executors import make_executor
-    from flair_hdbscan.experiments import select_experiments
-    from flair_hdbscan.outdir import claim
-    from flair_hdbscan.progress import Progress
-    from flair_hdbscan.results import write_results
-    from flair_hdbscan.study import data_identity, run_study, study_provenance
-    from flair_hdbscan.tables import make_console, study_table
-
     options = make_study_options(kwargs)
     chosen = select_experiments(experiments)
     train, score = open_splits(data, config, eval_split)
@@ -150,9 +149,6 @@ def run(
         results = result.to_dict()
         write_results(results, out)
         if report:
-            from flair_hdbscan.report import write_figures, write_report
-            from flair_hdbscan.summary import split_summary
-
             step = progress.stage("drawing figures and the report", 1)
             figures = write_figures(result, None, score, out / "figures")
             write_report(result, split_summary(score), figures, out / "report.html")

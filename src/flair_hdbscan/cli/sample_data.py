@@ -7,6 +7,11 @@ from pathlib import Path
 import click
 
 from flair_hdbscan.cli.options import PathType
+from flair_hdbscan.errors import OptionError
+from flair_hdbscan.layout import RELEASE_DIRS
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.sample_data import generate_sample
+from flair_hdbscan.sample_data.plan import check_args
 
 
 @click.command("sample-data")
@@ -46,11 +51,6 @@ def sample_data(
     overwrite: bool,
 ) -> None:
     """Write a synthetic FLAIR #2-format dataset (aerial, labels, Sentinel-2) to OUT."""
-    from flair_hdbscan.errors import OptionError
-    from flair_hdbscan.outdir import check_writable
-    from flair_hdbscan.sample_data import generate_sample
-    from flair_hdbscan.sample_data.plan import check_args
-
     n_test = max(2, n_patches // 4) if n_test_patches is None else n_test_patches
     check_args(n_patches, n_test, seed, layout_name)
     if out.exists() and not out.is_dir():
@@ -87,6 +87,4 @@ def sample_data(
 
 def _aerial_dir(layout_name: str, split: str) -> str:
     """Name of a split's aerial folder in the chosen release layout."""
-    from flair_hdbscan.layout import RELEASE_DIRS
-
     return RELEASE_DIRS[layout_name][split]["aerial"]
