@@ -335,3 +335,16 @@ def test_every_experiment_in_the_table_is_in_run_help():
     text = "".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
     for e in EXPERIMENTS:
         assert e.name in text
+
+
+def test_reordering_the_experiment_table_changes_no_result(train_ds, test_ds, full, monkeypatch):
+    from flair_hdbscan import experiments
+
+    reordered = tuple(reversed(experiments.EXPERIMENTS))
+    monkeypatch.setattr(experiments, "EXPERIMENTS", reordered)
+    monkeypatch.setattr(experiments, "EXPERIMENT_NAMES", tuple(e.name for e in reordered))
+    names = ["naive-prevalence", "knn-robust", "hdbscan-normalized"]
+    result = run_study(train_ds, test_ds, names, map_patches=0)
+    assert [e["name"] for e in result.experiments] == names[::-1]  # the table's order
+    for name in names:
+        np.testing.assert_array_equal(_cm(result, name), _cm(full, name))

@@ -27,12 +27,10 @@ from typing import Any
 
 import jsonschema
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import RobustScaler
 
 from flair_hdbscan.atomic import atomic_path
 from flair_hdbscan.errors import FlairError, ModelFileError
-from flair_hdbscan.experiments import MODEL_EXPERIMENT_NAMES, experiment
+from flair_hdbscan.experiments import MODEL_EXPERIMENT_NAMES, build_estimator, experiment
 from flair_hdbscan.model import ExperimentModel, FitRecord
 from flair_hdbscan.models import ClusterThenLabel, make_knn
 from flair_hdbscan.nomenclature import N_CLASSES
@@ -333,31 +331,21 @@ def load_model(path: str | Path) -> ExperimentModel:
         raise _refuse(path, f"has unreadable options ({exc})") from None
     _check_arrays(path, arrays, exp.method, exp.features.robust_scale, n_features)
     fit_X = arrays["fit_X"]
-    classes = arrays["classes"].astype(np.int64)
-    steps: list[tuple[str, Any]] = []
+    # the experiment's own unfitted estimator, given the saved state: nothing is clustered
+    estimator = build_estimator(exp, options, seed=0)
     if exp.features.robust_scale:
-        scaler = RobustScaler(quantile_range=(25.0, 75.0))
+        scaler = estimator[0]
         scaler.center_ = arrays["scaler_center"].astype(np.float64)
         scaler.scale_ = arrays["scaler_scale"].astype(np.float64)
         scaler.n_features_in_ = n_features
-        steps.append(("robust", scaler))
-    k = min(options.n_neighbors, fit_X.shape[0])
+    final = estimator[-1]
     if exp.method == "knn":
-        final: Any = make_knn(k, options.n_jobs).fit(fit_X, arrays["fit_classes"].astype(np.int64))
+        final.fit(fit_X, arrays["fit_classes"].astype(np.int64))
     else:
         table = arrays["cluster_table"].astype(np.int64)
         clusters = arrays["train_clusters"].astype(np.int32)
-        final = ClusterThenLabel(
-            min_cluster_size=options.min_cluster_size,
-            min_samples=options.min_samples,
-            cluster_selection_method=options.cluster_selection_method,
-            backend=options.backend,
-            dedup=options.dedup,
-            n_neighbors=options.n_neighbors,
-            n_jobs=options.n_jobs,
-        )
         diagnostics = record.diagnostics
-        final.classes_ = classes
+        final.classes_ = arrays["classes"].astype(np.int64)
         final.n_features_in_ = n_features
         final.cluster_table_ = table
         final.train_clusters_ = clusters
@@ -368,7 +356,6 @@ def load_model(path: str | Path) -> ExperimentModel:
             diagnostics.get("largest_cluster_fraction") or np.nan
         )
         final.fallback_ = diagnostics.get("fallback")
-        final.knn_ = make_knn(k, options.n_jobs).fit(fit_X, table[clusters])
-    steps.append(("model", final))
+        final.knn_ = make_knn(options.n_neighbors, options.n_jobs).fit(fit_X, table[clusters])
     log.info("loaded model %s (%s, %d training points)", path, exp.name, fit_X.shape[0])
-    return ExperimentModel(exp, options, Pipeline(steps), record, metadata["provenance"])
+    return ExperimentModel(exp, options, estimator, record, metadata["provenance"])
