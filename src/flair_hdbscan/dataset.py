@@ -269,7 +269,10 @@ class SentinelPatch:
     def clear(self, *, area_threshold: float = 0.5, proba_threshold: int = 60) -> np.ndarray:
         """Dates clear of snow and cloud, ``(T,)`` bool (see :func:`sentinel.clear_dates`)."""
         return sentinel.clear_dates(
-            self.masks, area_threshold=area_threshold, proba_threshold=proba_threshold
+            self.masks,
+            valid=self.valid,
+            area_threshold=area_threshold,
+            proba_threshold=proba_threshold,
         )
 
     def filtered(self, **thresholds: Any) -> SentinelPatch:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from flair_hdbscan.cli.options import data_argument, data_options, merge_data
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from flair_hdbscan.dataset import FlairDataset
 
 #: Figures drawn from the dataset.
 DATA_KINDS: tuple[str, ...] = (
@@ -28,37 +23,6 @@ DATA_KINDS: tuple[str, ...] = (
 RESULT_KINDS: tuple[str, ...] = ("confusion", "results")
 #: Every kind of figure, in the order of the study.
 KINDS: tuple[str, ...] = ("nomenclature", *DATA_KINDS, *RESULT_KINDS)
-
-_STRIDE = 10
-_AERIAL_COLUMNS = ("red", "green", "blue", "nir", "elevation")
-
-
-def _pixel_table(ds: FlairDataset) -> pd.DataFrame:
-    """The seed's pixel sample: every 10th pixel in each image axis of every patch.
-
-    Aerial bands are divided by 255 (the reference loader's ``img_as_float``, elevation
-    included); pixels of class 12 ("other") and without data are dropped.
-
-    Returns:
-        DataFrame with float32 columns red, green, blue, nir, elevation and uint8 ``label``
-        (0..11).
-    """
-    import numpy as np
-    import pandas as pd
-
-    from flair_hdbscan.nomenclature import OTHER
-
-    bands, labels = [], []
-    for i in range(len(ds)):
-        image = ds.read_image(i)[:, ::_STRIDE, ::_STRIDE]
-        label = ds.read_labels(i)[::_STRIDE, ::_STRIDE].ravel()
-        keep = label < OTHER
-        bands.append(image.reshape(image.shape[0], -1)[:, keep].T)
-        labels.append(label[keep])
-    values = np.concatenate(bands).astype(np.float32) / np.float32(255)
-    table = pd.DataFrame(values, columns=list(_AERIAL_COLUMNS))
-    table["label"] = np.concatenate(labels)
-    return table
 
 
 def _read_results(path: Path | None, kind: str) -> dict[str, Any]:
@@ -119,8 +83,8 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--channel",
     default="nir",
     show_default=True,
-    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Elevation=15 "
-    "(kind channel-by-class).",
+    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Sentinel-2 B02..B12=5..14, "
+    "Elevation=15 (kind channel-by-class).",
 )
 @click.option("--channel1", default="green", show_default=True, help="x channel (scatter).")
 @click.option("--channel2", default="red", show_default=True, help="y channel (scatter).")
@@ -176,10 +140,10 @@ def plot(
 
     # Check option values before reading any data.
     if kind == "channel-by-class":
-        plots.resolve_channel(channel, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel, plots.PIXEL_COLUMNS)
     elif kind == "normalization-scatter":
-        plots.resolve_channel(channel1, _AERIAL_COLUMNS)
-        plots.resolve_channel(channel2, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel1, plots.PIXEL_COLUMNS)
+        plots.resolve_channel(channel2, plots.PIXEL_COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
 
@@ -209,8 +173,10 @@ def plot(
 
             fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
         elif kind == "channel-by-class":
-            fig = plots.plot_channel_by_class(_pixel_table(ds), channel)
+            table = plots.pixel_table(ds, satellite=plots.needs_sentinel(channel))
+            fig = plots.plot_channel_by_class(table, channel)
         else:
-            fig = plots.plot_normalization_scatter(_pixel_table(ds), channel1, channel2, seed=seed)
+            table = plots.pixel_table(ds, satellite=plots.needs_sentinel(channel1, channel2))
+            fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

@@ -48,7 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Version of the generator; part of the default sample's cache folder name.
-GENERATOR_VERSION: int = 2
+GENERATOR_VERSION: int = 3
 #: Train patches of the embedded default sample.
 DEFAULT_PATCHES: int = 16
 #: Seed of the embedded default sample: among seeds 0–11, the 16-patch sample whose pixel
