@@ -271,15 +271,35 @@ def test_six_patches_cover_classes(toy6):
     assert values & set(range(14, 20))
 
 
-def test_prevalence_near_flair(sample12):
-    counts = np.zeros(20)
-    for _, msk in _patches(sample12, "train"):
-        counts += np.bincount(_read(msk).ravel(), minlength=20)
+def test_mask_counts_equal_the_written_masks(sample12):
+    for split, n in (("train", 12), ("test", 3)):
+        written = np.zeros(20, dtype=np.int64)
+        for _, msk in _patches(sample12, split):
+            written += np.bincount(_read(msk).ravel(), minlength=20)
+        assert written.sum() == n * 512 * 512
+        np.testing.assert_array_equal(sd.mask_counts(12, seed=3, split=split), written)
+    sub = sd.mask_counts(12, seed=3, step=4)
+    assert sub.sum() == 12 * 128 * 128
+    with pytest.raises(OptionError, match="step"):
+        sd.mask_counts(12, seed=3, step=0)
+    with pytest.raises(OptionError, match="split"):
+        sd.mask_counts(12, seed=3, split="val")
+
+
+def test_prevalence_near_flair():
+    """Pooled over the twelve seeds the default was chosen from, the class shares are FLAIR's.
+
+    One 16-patch sample holds about six zones, each dominated by one district type, so a
+    single seed can be far off (the default seed is chosen among these for being close);
+    the calibration of the generator is a property of the pool.
+    """
+    counts = sum(sd.mask_counts(16, seed=seed, step=8) for seed in range(12))
     share = 100 * counts / counts.sum()
     for c in FULL_CLASSES[:12]:
         target = TRAIN_PREVALENCE[c.name]
-        assert abs(share[c.value] - target) < max(6.0, 0.6 * target), c.name
-    assert share[13:].sum() < 3
+        assert abs(share[c.value] - target) < max(3.0, 0.4 * target), c.name
+    assert 0.2 < share[13:].sum() < 3
+    assert share[0] == 0
 
 
 def test_spectra_follow_classes_and_repeat(sample12):
