@@ -72,6 +72,7 @@ def sentinel_grid(ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 
     composite = median_composite(
         sp.data,
         sp.masks,
+        valid=sp.valid,
         area_threshold=opts.area_threshold,
         proba_threshold=opts.proba_threshold,
     )

@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.executors import Executor, LocalExecutor
 from flair_hdbscan.experiments import Experiment, build_estimator
-from flair_hdbscan.features import feature_table
+from flair_hdbscan.features import FeatureSpec, feature_table
 from flair_hdbscan.model import ExperimentModel, FitRecord
 from flair_hdbscan.nomenclature import N_CLASSES, OTHER
 from flair_hdbscan.options import StudyOptions
@@ -30,7 +31,7 @@ from flair_hdbscan.progress import Progress, quiet
 from flair_hdbscan.provenance import package_versions
 from flair_hdbscan.seeds import derive_seed
 
-__all__ = ["fit_experiment", "fit_models", "model_provenance"]
+__all__ = ["fit_experiment", "fit_models", "model_provenance", "sample_table"]
 
 log = logging.getLogger(__name__)
 
@@ -166,3 +167,39 @@ def fit_models(
         models.append(fit_experiment(exp, sample, options, data=data))
         step()
     return sample, models
+
+
+def sample_table(
+    ds: FlairDataset,
+    *,
+    satellite: bool = False,
+    options: StudyOptions | None = None,
+    executor: Executor | None = None,
+) -> pd.DataFrame:
+    """The training sample as a labelled feature table, for exploring the pixels.
+
+    The seed's ``extract_spectra``: the study's training sample (every ``options.stride``-th
+    pixel along each axis), pixels of class "other" and without data left out.
+
+    Args:
+        ds: a split with labels.
+        satellite: add the Sentinel-2 composite bands (``s2_b02`` … ``s2_b12``).
+        options: study options (stride, Sentinel-2 options); defaults: the notebook's.
+        executor: where the patches are read (default: this process).
+
+    Returns:
+        DataFrame of float32 feature columns (``red`` … ``elevation`` as value / 255, with
+        ``satellite`` also ``s2_*`` as reflectance / 10000) and uint8 ``label`` (0..11).
+    """
+    options = options or StudyOptions()
+    sample = read_training_sample(
+        ds,
+        stride=options.stride,
+        sentinel=SentinelOptions.of(options) if satellite else None,
+        executor=executor or LocalExecutor(),
+    )
+    sample = sample.subset(sample.labels != OTHER)
+    spec = FeatureSpec(use_satellite=satellite)
+    table = pd.DataFrame(feature_table(sample.aerial, sample.s2, spec), columns=list(spec.columns))
+    table["label"] = sample.labels
+    return table

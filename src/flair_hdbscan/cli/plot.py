@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from flair_hdbscan import plots
 from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
 from flair_hdbscan.errors import OptionError
-from flair_hdbscan.executors import LocalExecutor
-from flair_hdbscan.features import FeatureSpec, feature_table
-from flair_hdbscan.nomenclature import OTHER
-from flair_hdbscan.passes import read_training_sample
-from flair_hdbscan.pixels import SentinelOptions
 from flair_hdbscan.results import load_results
 from flair_hdbscan.summary import class_distribution
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan.training import sample_table
 
 #: Figures drawn from the dataset.
 DATA_KINDS: tuple[str, ...] = (
@@ -37,40 +28,6 @@ DATA_KINDS: tuple[str, ...] = (
 RESULT_KINDS: tuple[str, ...] = ("confusion", "results")
 #: Every kind of figure, in the order of the study.
 KINDS: tuple[str, ...] = ("nomenclature", *DATA_KINDS, *RESULT_KINDS)
-
-_STRIDE = 10
-#: Every channel a pixel table can hold (aerial, then Sentinel-2).
-_COLUMNS = FeatureSpec(use_satellite=True).columns
-
-
-def _is_s2(channel: str) -> bool:
-    """Whether a channel (name or notebook number) is a Sentinel-2 band."""
-    return plots.resolve_channel(channel, _COLUMNS).startswith("s2_")
-
-
-def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
-    """The seed's pixel sample: every 10th pixel along each image axis of every patch.
-
-    Features as the study builds them (aerial bands / 255, elevation included, Sentinel-2
-    bands on the same scale); pixels of class "other" and without data are left out.
-
-    Returns:
-        DataFrame of float32 feature columns (``red`` … ``elevation``, ``s2_b02`` …) and a
-        uint8 ``label`` column (0..11).
-    """
-    import pandas as pd
-
-    sample = read_training_sample(
-        ds,
-        stride=_STRIDE,
-        sentinel=SentinelOptions() if with_s2 else None,
-        executor=LocalExecutor(),
-    )
-    sample = sample.subset(sample.labels != OTHER)
-    spec = FeatureSpec(use_satellite=with_s2)
-    table = pd.DataFrame(feature_table(sample.aerial, sample.s2, spec), columns=list(spec.columns))
-    table["label"] = sample.labels
-    return table
 
 
 def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
@@ -114,8 +71,8 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--channel",
     default="nir",
     show_default=True,
-    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Elevation=15 "
-    "(kind channel-by-class).",
+    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Sentinel-2 B02..B12=5..14, "
+    "Elevation=15 (kind channel-by-class).",
 )
 @click.option("--channel1", default="green", show_default=True, help="x channel (scatter).")
 @click.option("--channel2", default="red", show_default=True, help="y channel (scatter).")
@@ -167,10 +124,10 @@ def plot(
 
     # Check option values before reading any data.
     if kind == "channel-by-class":
-        plots.resolve_channel(channel, _COLUMNS)
+        plots.resolve_channel(channel, plots.PIXEL_COLUMNS)
     elif kind == "normalization-scatter":
-        plots.resolve_channel(channel1, _COLUMNS)
-        plots.resolve_channel(channel2, _COLUMNS)
+        plots.resolve_channel(channel1, plots.PIXEL_COLUMNS)
+        plots.resolve_channel(channel2, plots.PIXEL_COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
 
@@ -199,9 +156,10 @@ def plot(
         elif kind == "class-distribution":
             fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
         elif kind == "channel-by-class":
-            fig = plots.plot_channel_by_class(_pixel_table(ds, _is_s2(channel)), channel)
+            table = sample_table(ds, satellite=plots.needs_sentinel(channel))
+            fig = plots.plot_channel_by_class(table, channel)
         else:
-            table = _pixel_table(ds, _is_s2(channel1) or _is_s2(channel2))
+            table = sample_table(ds, satellite=plots.needs_sentinel(channel1, channel2))
             fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

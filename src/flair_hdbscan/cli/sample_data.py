@@ -10,7 +10,7 @@ from flair_hdbscan.cli.options import PathType
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.layout import RELEASE_DIRS
 from flair_hdbscan.outdir import check_writable
-from flair_hdbscan.sample_data import generate_sample
+from flair_hdbscan.sample_data import DEFAULT_SEED, generate_sample
 from flair_hdbscan.sample_data.plan import check_args
 
 
@@ -29,9 +29,9 @@ from flair_hdbscan.sample_data.plan import check_args
 @click.option(
     "--seed",
     type=int,
-    default=6,
+    default=DEFAULT_SEED,
     show_default=True,
-    help="Random seed (6 gives the embedded default sample).",
+    help=f"Random seed ({DEFAULT_SEED} gives the embedded default sample).",
 )
 @click.option(
     "--layout",
