@@ -32,6 +32,7 @@ from flair_hdbscan.budget.results import (
 from flair_hdbscan.budget.runner import (
     DEFAULT_BUDGETS,
     DEFAULT_HDBSCAN_SETTINGS,
+    DEFAULT_KMEANS_INIT,
     HdbscanSetting,
     check_budgets,
     parse_hdbscan_setting,
@@ -44,6 +45,7 @@ __all__ = [
     "ALL",
     "DEFAULT_BUDGETS",
     "DEFAULT_HDBSCAN_SETTINGS",
+    "DEFAULT_KMEANS_INIT",
     "FALLBACK_CLASS",
     "KMEANS_INITS",
     "METHODS",
