@@ -268,3 +268,24 @@ def test_budgets_and_settings_are_validated(blobs):
         run_budget_study(X[:, :3], truth, score)
     with pytest.raises(OptionError):
         run_budget_study(X, truth, score, kmeans_init="pp")
+
+
+# ---------------------------------------------------------------- edge cases
+
+
+@pytest.mark.parametrize("n", [1, 40])
+def test_identical_pixels_and_all_noise(n):
+    """One pixel, or all pixels identical: HDBSCAN finds no cluster, every method still runs."""
+    X = np.full((n, 5), 0.5, dtype=np.float32)
+    truth = np.full(n, 3, dtype=np.uint8)
+    score = _table(np.array([[0.5] * 5, [0.1] * 5]), np.array([3, 4]))
+    res = run_budget_study(
+        X, truth, score, budgets=[1, 13, ALL], n_seeds=2, hdbscan_settings=SETTINGS[:1]
+    )
+    for r in res.rows:
+        assert r.labels_used == res.draws[r.key].size <= (n if r.budget == ALL else r.budget)
+        # both scored pixels predicted 3: IoU 1/2 for class 3, 0 for class 4
+        assert r.miou == pytest.approx(0.25)
+    hdb = res.row("hdbscan", "eom-10-10", 13, 0)
+    assert hdb.n_clusters == 0 and hdb.noise_fraction == 1.0  # reported as found
+    assert res.row("oracle", "eom-10-10", ALL, 0).labels_used == n  # one cluster of all rows

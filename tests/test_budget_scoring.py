@@ -62,6 +62,26 @@ def test_table_with_sentinel_features_equals_pixel_by_pixel():
     assert table.X.shape[1] == 15
 
 
+def test_incremental_merge_gives_the_same_table(monkeypatch):
+    aerial, labels = _patches(n_patches=6, n=4000, levels=6)
+    whole = scoring_table(aerial, labels)
+    import flair_hdbscan.budget.scoring as scoring
+
+    calls = []
+    real = scoring._merge
+
+    def spy(rows, counts):
+        calls.append(rows.shape[0])
+        return real(rows, counts)
+
+    monkeypatch.setattr(scoring, "_merge", spy)
+    monkeypatch.setattr(scoring, "MERGE_ROWS", 3000)  # merge often
+    again = scoring.scoring_table(aerial, labels)
+    assert len(calls) > 2
+    np.testing.assert_array_equal(again.X, whole.X)
+    np.testing.assert_array_equal(again.counts, whole.counts)
+
+
 def test_unpack_inverts_pack():
     a = np.random.default_rng(0).integers(0, 256, (500, 5)).astype(np.uint8)
     np.testing.assert_array_equal(unpack_aerial(pack_aerial(a)), a)

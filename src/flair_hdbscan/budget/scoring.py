@@ -21,6 +21,9 @@ from flair_hdbscan.nomenclature import IGNORE, N_CLASSES, N_SCORED
 
 __all__ = ["ScoringTable", "chance_miou", "scoring_table", "unpack_aerial"]
 
+#: Pending rows from which :func:`scoring_table` merges the patches read so far.
+MERGE_ROWS = 1_000_000
+
 
 @dataclass(frozen=True)
 class ScoringTable:
@@ -141,7 +144,9 @@ def scoring_table(
 
     Returns:
         The :class:`ScoringTable`, rows in lexicographic order of the features' source
-        (packed aerial values, or the feature rows with Sentinel-2).
+        (packed aerial values, or the feature rows with Sentinel-2). Patches are merged as
+        they come, so memory follows the table (``u × (f × 4 + 13 × 8)`` bytes), not the
+        pixel count.
 
     Raises:
         ValueError: if shapes disagree or a label is out of range.
@@ -151,6 +156,7 @@ def scoring_table(
     s2_parts = iter(s2) if s2 is not None else None
     row_parts: list[np.ndarray] = []
     count_parts: list[np.ndarray] = []
+    pending = merged = 0
     for a, lab in zip(aerial, labels, strict=True):
         a = np.asarray(a)
         lab, valid = _check_labels(lab, a.shape[0])
@@ -162,6 +168,11 @@ def scoring_table(
             uniq, inverse = np.unique(pack_aerial(a[valid]), return_inverse=True)
         row_parts.append(uniq)
         count_parts.append(_class_counts(inverse.ravel(), lab[valid], uniq.shape[0]))
+        pending += uniq.shape[0]
+        if pending > max(MERGE_ROWS, 2 * merged):  # merge as we go: memory ~ the final table
+            rows, counts = _merge(np.concatenate(row_parts), np.concatenate(count_parts))
+            row_parts, count_parts = [rows], [counts]
+            pending = merged = rows.shape[0]
     n_f = len(spec.columns)
     if not row_parts:
         return ScoringTable(np.empty((0, n_f), np.float32), np.empty((0, N_CLASSES), np.int64))
