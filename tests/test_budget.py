@@ -289,3 +289,22 @@ def test_identical_pixels_and_all_noise(n):
     hdb = res.row("hdbscan", "eom-10-10", 13, 0)
     assert hdb.n_clusters == 0 and hdb.noise_fraction == 1.0  # reported as found
     assert res.row("oracle", "eom-10-10", ALL, 0).labels_used == n  # one cluster of all rows
+
+
+def test_verdict_of_a_study_reads_its_summary(result):
+    from flair_hdbscan.budget.verdict import verdict
+
+    summary = result.summary()
+    f = verdict(summary).findings
+    by_key = {(e["method"], e["setting"], e["budget"]): e for e in summary}
+    assert f["budgets"] == [1, 13, 24, 100, 5000]
+    for p in f["per_budget"]:
+        b = p["budget"]
+        assert p["knn_mean"] == by_key[("knn", "k5", b)]["miou_mean"]
+        best = max(
+            (e for e in summary if e["method"] in ("hdbscan", "kmeans") and e["budget"] == b),
+            key=lambda e: e["miou_mean"],
+        )
+        assert p["best_mean"] == best["miou_mean"]
+    assert {o["setting"] for o in f["oracle"]} == {s.name for s in SETTINGS}
+    assert f["clustering_wins"] is not None and 13 in f["clustering_wins"]["budgets"]

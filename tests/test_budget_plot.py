@@ -61,3 +61,15 @@ def test_draws_into_given_axes_without_chance():
     assert not left.lines and len(right.lines) == 3
     assert "chance (prevalence)" not in [t.get_text() for t in right.get_legend().get_texts()]
     plt.close(fig)
+
+
+def test_module_imports_no_pyplot():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flair_hdbscan.plots.budget, flair_hdbscan.budget; "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
