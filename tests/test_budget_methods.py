@@ -18,7 +18,7 @@ from flair_hdbscan.budget.methods import (
     query_neighbours,
     vote,
 )
-from flair_hdbscan.budget.seeds import name_key, random_state, rng_for, seed_sequence
+from flair_hdbscan.seeds import derive_seed, name_key, rng_for, seed_sequence
 from flair_hdbscan.exemplars import (
     annotation_order,
     central_members,
@@ -91,7 +91,7 @@ def test_seeds_depend_on_names_not_positions():
     for g in others:
         assert not np.array_equal(a, g.random(4))
     assert name_key("knn") == name_key("knn") != name_key("knn ")
-    assert 0 <= random_state(0, "kmeans", 13) < 2**32
+    assert 0 <= derive_seed(0, "kmeans", 13) < 2**32
 
 
 def test_seed_key_is_stable_across_processes():

@@ -170,59 +170,57 @@ def unique_rows(px: PatchPixels, *, use_satellite: bool) -> tuple[np.ndarray, np
 
 @dataclass
 class PixelSample:
-    """The training sample: labelled pixels on a stride, over every patch of a split.
+    """The training sample: every pixel on a stride, over every patch of a split.
 
     Attributes:
         aerial: ``(n, 5) uint8``.
         s2: ``(n, 10) float32`` or None.
-        labels: ``(n,) uint8`` reduced labels 0..12 (no-data pixels left out).
+        labels: ``(n,) uint8`` reduced labels 0..12, 255 where the mask has no data.
         patch: ``(n,) int32`` index of each row's patch.
-        n_labels_read: ground-truth values read to build it: every sampled pixel's, no-data
-            pixels included (reading the mask is how they were found).
     """
 
     aerial: np.ndarray
     s2: np.ndarray | None
     labels: np.ndarray
     patch: np.ndarray
-    n_labels_read: int
 
     def __len__(self) -> int:
         return int(self.labels.size)
 
+    @property
+    def n_labels_read(self) -> int:
+        """Ground-truth values read to know the rows' labels: every row's."""
+        return len(self)
+
     def subset(self, keep: np.ndarray) -> PixelSample:
-        """The rows where ``keep`` ((n,) bool) is true (labels read stay counted)."""
+        """The rows where ``keep`` ((n,) bool) is true."""
         return PixelSample(
             self.aerial[keep],
             None if self.s2 is None else self.s2[keep],
             self.labels[keep],
             self.patch[keep],
-            self.n_labels_read,
         )
+
+    def labelled(self) -> PixelSample:
+        """The rows with a label (no-data pixels left out — which reads every label)."""
+        return self.subset(self.labels != IGNORE)
 
 
 def stack_samples(parts: list[PatchPixels], with_s2: bool) -> PixelSample:
-    """The training sample from each patch's strided pixels (labels read), in patch order.
+    """The training sample from each patch's strided pixels (with labels), in patch order.
 
     Args:
         parts: :func:`read_patch_pixels` of every patch with a stride and labels.
         with_s2: keep the Sentinel-2 values.
 
     Returns:
-        The sample without its no-data pixels.
+        Every sampled pixel, no-data pixels included (label 255): what to leave out is the
+        user's choice, and reading labels to decide it is counted where it happens.
     """
     parts = sorted(parts, key=lambda p: p.index)
-    n_read = sum(int(p.labels.size) for p in parts)
-    keeps = [p.labels != IGNORE for p in parts]
     return PixelSample(
-        np.concatenate([p.aerial[k] for p, k in zip(parts, keeps, strict=True)]),
-        np.concatenate([p.s2[k] for p, k in zip(parts, keeps, strict=True)]) if with_s2 else None,
-        np.concatenate([p.labels[k] for p, k in zip(parts, keeps, strict=True)]),
-        np.concatenate(
-            [
-                np.full(int(k.sum()), p.index, dtype=np.int32)
-                for p, k in zip(parts, keeps, strict=True)
-            ]
-        ),
-        n_read,
+        np.concatenate([p.aerial for p in parts]),
+        np.concatenate([p.s2 for p in parts]) if with_s2 else None,
+        np.concatenate([p.labels for p in parts]),
+        np.concatenate([np.full(p.labels.size, p.index, dtype=np.int32) for p in parts]),
     )

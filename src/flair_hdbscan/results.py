@@ -17,17 +17,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flair_hdbscan.atomic import write_json, write_text
+from flair_hdbscan.atomic import write_bytes, write_json, write_text
 from flair_hdbscan.errors import DataError
 from flair_hdbscan.metrics import mean_iou
 from flair_hdbscan.nomenclature import REDUCED_NAMES
 
 __all__ = [
+    "BUDGET_COLUMNS",
     "ROW_COLUMNS",
+    "budget_frame",
     "confusion_frame",
     "experiment_rows",
     "load_results",
     "results_frame",
+    "write_budget",
     "write_results",
 ]
 
@@ -120,6 +123,52 @@ def write_results(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
             _csv(confusion_frame(e["confusion_matrix"]), index=True),
         )
     return paths
+
+
+#: Columns of ``budget.csv``, one row per method, setting, budget and seed.
+BUDGET_COLUMNS: tuple[str, ...] = (
+    "method",
+    "setting",
+    "budget",
+    "labels_used",
+    "seed",
+    "train_split",
+    "score_split",
+    "miou",
+    "overall_accuracy",
+    "n_clusters",
+    "noise_fraction",
+    "largest_cluster_fraction",
+)
+
+
+def budget_frame(budget: Mapping[str, Any]) -> pd.DataFrame:
+    """The budget study's rows (``results.json["budget"]``) as ``budget.csv`` holds them."""
+    rows = [
+        {**r, "train_split": budget["train_split"], "score_split": budget["score_split"]}
+        for r in budget["rows"]
+    ]
+    return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+
+
+def write_budget(
+    budget: Mapping[str, Any], draws: Mapping[str, np.ndarray], out_dir: Path
+) -> dict[str, Path]:
+    """Write ``budget.csv`` and ``budget_draws.npz``, atomically.
+
+    The draws are the training-pool indices each row's annotator revealed, named
+    ``method/setting/budget/seed``: recounting them gives each row's ``labels_used``.
+
+    Returns:
+        The written paths by kind (``"budget_csv"``, ``"budget_draws"``).
+    """
+    out_dir = Path(out_dir)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.int64) for k, v in draws.items()})
+    return {
+        "budget_csv": write_text(out_dir / "budget.csv", _csv(budget_frame(budget), index=False)),
+        "budget_draws": write_bytes(out_dir / "budget_draws.npz", buf.getvalue()),
+    }
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

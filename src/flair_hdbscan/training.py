@@ -96,11 +96,14 @@ def fit_experiment(
             estimator.fit(np.zeros((N_CLASSES, 1), np.float32), np.arange(N_CLASSES))
             n_used = 0
         else:
-            estimator.fit(np.zeros((len(sample), 1), np.float32), sample.labels)
+            labelled = sample.labelled()
+            estimator.fit(np.zeros((len(labelled), 1), np.float32), labelled.labels)
             n_used = sample.n_labels_read
         record = FitRecord(split, len(sample), n_used, {}, time.perf_counter() - start)
         return ExperimentModel(exp, options, estimator, record, provenance)
-    train = sample if options.keep_other else sample.subset(sample.labels != OTHER)
+    train = sample.labelled()
+    if not options.keep_other:
+        train = train.subset(train.labels != OTHER)
     if len(train) == 0:
         raise OptionError(
             "the training sample holds no labelled pixel: use a smaller --stride or more patches"
@@ -134,6 +137,7 @@ def fit_models(
     data: dict[str, Any],
     executor: Executor | None = None,
     progress: Progress | None = None,
+    with_s2: bool = False,
 ) -> tuple[PixelSample, list[ExperimentModel]]:
     """Read the training sample of ``ds`` once and fit every experiment on it.
 
@@ -144,13 +148,15 @@ def fit_models(
         data: ``ds``'s identity, ``{"split", "digest"}``.
         executor: where the sample is read (default: this process).
         progress: stage display.
+        with_s2: read Sentinel-2 values even when no experiment fuses them (for the
+            budget study).
 
     Returns:
         The sample and the fitted models, in the order of ``experiments``.
     """
     progress = progress or quiet()
     executor = executor or LocalExecutor()
-    need_sat = any(e.features.use_satellite for e in experiments)
+    need_sat = with_s2 or any(e.features.use_satellite for e in experiments)
     sentinel = SentinelOptions.of(options) if need_sat else None
     sample = read_training_sample(
         ds,
@@ -198,7 +204,7 @@ def sample_table(
         sentinel=SentinelOptions.of(options) if satellite else None,
         executor=executor or LocalExecutor(),
     )
-    sample = sample.subset(sample.labels != OTHER)
+    sample = sample.subset(sample.labels < OTHER)
     spec = FeatureSpec(use_satellite=satellite)
     table = pd.DataFrame(feature_table(sample.aerial, sample.s2, spec), columns=list(spec.columns))
     table["label"] = sample.labels

@@ -13,7 +13,7 @@ split as a function of the number ``n`` of labelled pixels, mean ± std over see
 Ground truth is reachable only through an :class:`Annotator`, which counts every pixel it
 reveals; ``labels_used`` is that count.
 
-Modules: ``annotator`` (counted truth), ``seeds`` (named random streams), ``scoring``
+Modules: ``annotator`` (counted truth), ``scoring``
 (compact scoring split), ``methods`` (pure labelling functions), ``runner`` (the study),
 ``results`` (rows, summary, draws), ``verdict`` (findings and sentences from the numbers).
 """
@@ -39,7 +39,6 @@ from flair_hdbscan.budget.runner import (
     run_budget_study,
 )
 from flair_hdbscan.budget.scoring import ScoringTable, chance_miou, scoring_table
-from flair_hdbscan.budget.seeds import rng_for, seed_sequence
 
 __all__ = [
     "ALL",
@@ -60,9 +59,7 @@ __all__ = [
     "load_draws",
     "parse_hdbscan_setting",
     "recount_labels",
-    "rng_for",
     "run_budget_study",
     "scoring_table",
-    "seed_sequence",
     "summarize",
 ]

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from flair_hdbscan.options import ALL
+
 __all__ = [
     "ALL",
     "METHODS",
@@ -29,8 +31,6 @@ __all__ = [
     "summarize",
 ]
 
-#: The budget of every pixel labelled.
-ALL = "all"
 #: Methods in reporting order.
 METHODS: tuple[str, ...] = ("knn", "hdbscan", "kmeans", "oracle")
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,11 +50,12 @@ from flair_hdbscan.budget.methods import (
 )
 from flair_hdbscan.budget.results import ALL, METHODS, BudgetResult, BudgetRow, row_sort_key
 from flair_hdbscan.budget.scoring import ScoringTable, chance_miou
-from flair_hdbscan.budget.seeds import random_state, rng_for
-from flair_hdbscan.clustering import METHODS as SELECTION_METHODS
 from flair_hdbscan.clustering import cluster_pixels, largest_cluster_fraction
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.exemplars import cluster_means
+from flair_hdbscan.options import DEFAULT_BUDGETS as _DEFAULT_BUDGETS
+from flair_hdbscan.options import HdbscanSetting, check_budgets, parse_hdbscan_setting
+from flair_hdbscan.seeds import derive_seed, rng_for
 
 __all__ = [
     "DEFAULT_BUDGETS",
@@ -71,36 +71,7 @@ log = logging.getLogger(__name__)
 
 Budget = int | str
 
-#: Budgets of the study: labelled pixels, then every pixel of the sample.
-DEFAULT_BUDGETS: tuple[Budget, ...] = (13, 25, 50, 100, 250, 500, 1000, 5000, ALL)
-
-
-@dataclass(frozen=True)
-class HdbscanSetting:
-    """One HDBSCAN configuration of the budget study.
-
-    Attributes:
-        cluster_selection_method: ``"eom"`` or ``"leaf"``.
-        min_cluster_size: smallest cluster.
-        min_samples: core-distance neighbours (hdbscan's count; None: ``min_cluster_size``).
-        backend: ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``.
-        dedup: cluster distinct rows weighted by counts (fast_hdbscan only).
-    """
-
-    cluster_selection_method: str = "eom"
-    min_cluster_size: int = 10
-    min_samples: int | None = 10
-    backend: str = "fast_hdbscan"
-    dedup: bool = False
-
-    @property
-    def name(self) -> str:
-        """``method-min_cluster_size-min_samples`` (+ ``-backend``, ``-dedup`` if not default)."""
-        ms = self.min_cluster_size if self.min_samples is None else self.min_samples
-        name = f"{self.cluster_selection_method}-{self.min_cluster_size}-{ms}"
-        if self.backend != "fast_hdbscan":
-            name += f"-{self.backend}"
-        return name + ("-dedup" if self.dedup else "")
+DEFAULT_BUDGETS = _DEFAULT_BUDGETS
 
 
 #: k-means initialisation of the study: weighted random rows. scikit-learn's greedy
@@ -112,54 +83,6 @@ DEFAULT_HDBSCAN_SETTINGS: tuple[HdbscanSetting, ...] = (
     HdbscanSetting("eom", 10, 10),
     HdbscanSetting("leaf", 10, 5),
 )
-
-
-def parse_hdbscan_setting(text: str) -> HdbscanSetting:
-    """Parse ``method:min_cluster_size:min_samples[:backend][:dedup]``, e.g. ``leaf:10:5``.
-
-    Raises:
-        OptionError: on a malformed text or an unknown method.
-    """
-    parts = [p.strip() for p in str(text).split(":")]
-    if len(parts) < 3 or len(parts) > 5:
-        raise OptionError(
-            f"HDBSCAN setting {text!r}: write method:min_cluster_size:min_samples"
-            "[:backend][:dedup], e.g. leaf:10:5"
-        )
-    method, mcs, ms, *rest = parts
-    if method not in SELECTION_METHODS:
-        raise OptionError(f"HDBSCAN setting {text!r}: method must be one of {SELECTION_METHODS}")
-    try:
-        mcs_i, ms_i = int(mcs), int(ms)
-    except ValueError:
-        raise OptionError(f"HDBSCAN setting {text!r}: sizes must be integers") from None
-    dedup = "dedup" in rest
-    backends = [r for r in rest if r != "dedup"]
-    return HdbscanSetting(method, mcs_i, ms_i, backends[0] if backends else "fast_hdbscan", dedup)
-
-
-def check_budgets(budgets: Sequence[Budget]) -> tuple[Budget, ...]:
-    """Validate budgets: integers ≥ 1 or ``"all"``; duplicates dropped; canonical order.
-
-    Raises:
-        OptionError: on another value or an empty list.
-    """
-    out: list[Budget] = []
-    for b in budgets:
-        if isinstance(b, str) and b.strip().lower() == ALL:
-            value: Budget = ALL
-        else:
-            try:
-                value = int(b)
-            except (TypeError, ValueError):
-                raise OptionError(f"budget {b!r}: use a number of labels or 'all'") from None
-            if value < 1 or (not isinstance(b, str) and value != b):
-                raise OptionError(f"budget {b!r}: a budget is a whole number of labels ≥ 1")
-        if value not in out:
-            out.append(value)
-    if not out:
-        raise OptionError("no budget given")
-    return tuple(sorted(out, key=lambda v: (v == ALL, 0 if v == ALL else v)))
 
 
 def _check_args(X, truth, score, methods, n_seeds, n_neighbors, kmeans_init, settings):
@@ -214,7 +137,7 @@ def run_budget_study(
         budgets: label budgets, integers ≥ 1 and/or ``"all"``.
         n_seeds: seeds per budget.
         seed: the study seed; with the method, setting, budget and seed index it seeds every
-            draw (:mod:`~flair_hdbscan.budget.seeds`).
+            draw (:mod:`~flair_hdbscan.seeds`).
         methods: any of ``"knn"``, ``"hdbscan"``, ``"kmeans"``, ``"oracle"``.
         hdbscan_settings: HDBSCAN configurations (for ``"hdbscan"`` and ``"oracle"``).
         kmeans_init: ``"random"`` (default) or ``"k-means++"``.
@@ -343,7 +266,7 @@ def run_budget_study(
         for b in numeric:
             for s in range(n_seeds):
                 ann = Annotator(truth)
-                rs = random_state(seed, "kmeans", kmeans_init, b, index=s)
+                rs = derive_seed(seed, "kmeans", kmeans_init, b, index=s)
                 km = kmeans_then_label(distinct, b, ann, rs, kmeans_init)
                 sizes_stats = {
                     "n_clusters": km.n_clusters,

@@ -19,7 +19,14 @@ from flair_hdbscan.features import FeatureSpec, feature_table, pack_aerial
 from flair_hdbscan.metrics import mean_iou, overall_accuracy
 from flair_hdbscan.nomenclature import IGNORE, N_CLASSES, N_SCORED
 
-__all__ = ["ScoringTable", "chance_miou", "scoring_table", "unpack_aerial"]
+__all__ = [
+    "ScoringTable",
+    "TableBuilder",
+    "chance_miou",
+    "patch_rows",
+    "scoring_table",
+    "unpack_aerial",
+]
 
 #: Pending rows from which :func:`scoring_table` merges the patches read so far.
 MERGE_ROWS = 1_000_000
@@ -126,6 +133,74 @@ def _check_labels(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return labels, valid
 
 
+def patch_rows(
+    aerial: np.ndarray, labels: np.ndarray, spec: FeatureSpec, s2: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One patch's distinct rows and the true classes of their pixels.
+
+    Args:
+        aerial: ``(n, 5) uint8`` pixel values (red, green, blue, NIR, stored elevation).
+        labels: ``(n,)`` reduced labels 0..12, or 255 for no data (left out).
+        spec: the features; without Sentinel-2 the rows are packed aerial values
+            (:func:`~flair_hdbscan.features.pack_aerial`), with it the feature rows.
+        s2: ``(n, 10) float32`` Sentinel-2 values, when ``spec`` fuses them.
+
+    Returns:
+        ``rows`` (``(u,) int64`` keys or ``(u, f) float32`` features) and ``counts``
+        ``(u, 13) int64``.
+
+    Raises:
+        ValueError: if shapes disagree or a label is out of range.
+    """
+    a = np.asarray(aerial)
+    lab, valid = _check_labels(labels, a.shape[0])
+    if spec.use_satellite:
+        keys = feature_table(a[valid], None if s2 is None else np.asarray(s2)[valid], spec)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    else:
+        uniq, inverse = np.unique(pack_aerial(a[valid]), return_inverse=True)
+    return uniq, _class_counts(inverse.ravel(), lab[valid], uniq.shape[0])
+
+
+class TableBuilder:
+    """Merge patches' :func:`patch_rows` into a :class:`ScoringTable` as they come.
+
+    Memory follows the table (``u × (f × 4 + 13 × 8)`` bytes), not the pixel count.
+
+    Args:
+        spec: the features the rows were made with.
+    """
+
+    def __init__(self, spec: FeatureSpec) -> None:
+        self.spec = spec
+        self._rows: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._pending = self._merged = 0
+
+    def add(self, rows: np.ndarray, counts: np.ndarray) -> None:
+        """Add one patch's rows."""
+        self._rows.append(rows)
+        self._counts.append(counts)
+        self._pending += rows.shape[0]
+        if self._pending > max(MERGE_ROWS, 2 * self._merged):
+            merged = _merge(np.concatenate(self._rows), np.concatenate(self._counts))
+            self._rows, self._counts = [merged[0]], [merged[1]]
+            self._pending = self._merged = merged[0].shape[0]
+
+    def table(self) -> ScoringTable:
+        """The scoring table of every patch added.
+
+        Rows are in lexicographic order of their source (packed aerial values, or the
+        feature rows with Sentinel-2).
+        """
+        n_f = len(self.spec.columns)
+        if not self._rows:
+            return ScoringTable(np.empty((0, n_f), np.float32), np.empty((0, N_CLASSES), np.int64))
+        rows, counts = _merge(np.concatenate(self._rows), np.concatenate(self._counts))
+        X = rows if self.spec.use_satellite else feature_table(unpack_aerial(rows), None, self.spec)
+        return ScoringTable(np.ascontiguousarray(X, dtype=np.float32), counts.astype(np.int64))
+
+
 def scoring_table(
     aerial: Iterable[np.ndarray],
     labels: Iterable[np.ndarray],
@@ -135,18 +210,13 @@ def scoring_table(
     """Build the scoring table of a split from its pixels, patch by patch.
 
     Args:
-        aerial: per patch, ``(n_i, 5) uint8`` pixel values (red, green, blue, NIR, stored
-            elevation), as :func:`flair_hdbscan.features.feature_table` takes them.
+        aerial: per patch, ``(n_i, 5) uint8`` pixel values.
         labels: per patch, ``(n_i,)`` reduced labels 0..12, or 255 for no data (left out).
-        spec: the features (default: raw aerial, :class:`FeatureSpec` ``()``); unscaled, as
-            :func:`~flair_hdbscan.features.feature_table` builds them.
+        spec: the features (default: raw aerial, :class:`FeatureSpec` ``()``), unscaled.
         s2: per patch, ``(n_i, 10) float32`` Sentinel-2 values, when ``spec`` fuses them.
 
     Returns:
-        The :class:`ScoringTable`, rows in lexicographic order of the features' source
-        (packed aerial values, or the feature rows with Sentinel-2). Patches are merged as
-        they come, so memory follows the table (``u × (f × 4 + 13 × 8)`` bytes), not the
-        pixel count.
+        The :class:`ScoringTable` (see :class:`TableBuilder`).
 
     Raises:
         ValueError: if shapes disagree or a label is out of range.
@@ -154,31 +224,11 @@ def scoring_table(
     """
     spec = spec or FeatureSpec()
     s2_parts = iter(s2) if s2 is not None else None
-    row_parts: list[np.ndarray] = []
-    count_parts: list[np.ndarray] = []
-    pending = merged = 0
+    builder = TableBuilder(spec)
     for a, lab in zip(aerial, labels, strict=True):
-        a = np.asarray(a)
-        lab, valid = _check_labels(lab, a.shape[0])
-        if spec.use_satellite:
-            s = next(s2_parts) if s2_parts is not None else None
-            keys = feature_table(a[valid], None if s is None else np.asarray(s)[valid], spec)
-            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        else:
-            uniq, inverse = np.unique(pack_aerial(a[valid]), return_inverse=True)
-        row_parts.append(uniq)
-        count_parts.append(_class_counts(inverse.ravel(), lab[valid], uniq.shape[0]))
-        pending += uniq.shape[0]
-        if pending > max(MERGE_ROWS, 2 * merged):  # merge as we go: memory ~ the final table
-            rows, counts = _merge(np.concatenate(row_parts), np.concatenate(count_parts))
-            row_parts, count_parts = [rows], [counts]
-            pending = merged = rows.shape[0]
-    n_f = len(spec.columns)
-    if not row_parts:
-        return ScoringTable(np.empty((0, n_f), np.float32), np.empty((0, N_CLASSES), np.int64))
-    rows, counts = _merge(np.concatenate(row_parts), np.concatenate(count_parts))
-    X = rows if spec.use_satellite else feature_table(unpack_aerial(rows), None, spec)
-    return ScoringTable(np.ascontiguousarray(X, dtype=np.float32), counts.astype(np.int64))
+        s = next(s2_parts) if (spec.use_satellite and s2_parts is not None) else None
+        builder.add(*patch_rows(a, lab, spec, s))
+    return builder.table()
 
 
 def chance_miou(class_counts: np.ndarray) -> float:

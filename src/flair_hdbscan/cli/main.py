@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate:evaluate",
     "plot": "plot:plot",
     "run": "run:run",
+    "budget": "budget:budget",
     "fit": "fit:fit",
     "predict": "predict:predict",
 }

@@ -16,14 +16,16 @@ import click
 
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
-from flair_hdbscan.options import Spec, StudyOptions, option_specs
+from flair_hdbscan.options import BudgetOptions, Spec, StudyOptions, option_specs
 from flair_hdbscan.sample_data import default_sample_root
 
 __all__ = [
     "PathType",
+    "budget_options",
     "data_argument",
     "data_options",
     "execution_options",
+    "make_budget_options",
     "make_study_options",
     "merge_data",
     "open_dataset",
@@ -174,6 +176,44 @@ def study_options(func: F) -> F:
             help=spec.help,
         )(func)
     return func
+
+
+def budget_options(func: F) -> F:
+    """Add every option of :class:`~flair_hdbscan.options.BudgetOptions` to a command."""
+    for name, default, spec in reversed(option_specs(BudgetOptions)):
+        flag = "--" + (spec.flag or name.replace("_", "-"))
+        if name == "budgets":
+            func = click.option(
+                flag, name, default=",".join(map(str, default)), show_default=True,
+                help=spec.help, metavar="N,N,…,all",
+            )(func)  # fmt: skip
+        elif name == "hdbscan":
+            func = click.option(
+                flag, name, multiple=True, default=default, show_default=True, help=spec.help,
+                metavar="METHOD:MCS:MS",
+            )(func)  # fmt: skip
+        elif spec.choices is not None:
+            func = click.option(
+                flag, name, type=click.Choice(spec.choices), default=default, show_default=True,
+                help=spec.help,
+            )(func)  # fmt: skip
+        else:
+            func = click.option(
+                flag, name, type=SpecType(spec, type(default), name), default=default,
+                show_default=True, help=spec.help,
+            )(func)  # fmt: skip
+    return func
+
+
+def make_budget_options(kwargs: dict[str, Any]) -> BudgetOptions:
+    """Build :class:`BudgetOptions` from :func:`budget_options` values (removed from ``kwargs``).
+
+    Raises:
+        OptionError: on a malformed budget list or HDBSCAN setting.
+    """
+    values = {name: kwargs.pop(name) for name, _, _ in option_specs(BudgetOptions)}
+    values["budgets"] = tuple(b.strip() for b in str(values["budgets"]).split(",") if b.strip())
+    return BudgetOptions(**values)
 
 
 def make_study_options(kwargs: dict[str, Any]) -> StudyOptions:

@@ -103,7 +103,7 @@ def predict(
     ds = open_dataset(data, config, split)
     model = load_model(model_path) if model_path is not None else None
     if model is not None:
-        check_against_data(ds, [model.experiment], model.options)
+        check_against_data(ds, model.options, satellite=model.experiment.features.use_satellite)
     with make_executor(scheduler, workers) as executor, Progress() as progress:
         if model is None:
             model = fit_one(data, config, experiment, kwargs, executor, progress, verify_content)

@@ -9,8 +9,10 @@ import click
 
 from flair_hdbscan.cli.options import (
     PathType,
+    budget_options,
     data_options,
     execution_options,
+    make_budget_options,
     make_study_options,
     open_dataset,
     study_options,
@@ -21,12 +23,27 @@ from flair_hdbscan.experiments import EXPERIMENT_NAMES, select_experiments
 from flair_hdbscan.outdir import claim
 from flair_hdbscan.progress import Progress
 from flair_hdbscan.report import write_figures, write_report
-from flair_hdbscan.results import write_results
+from flair_hdbscan.results import write_budget, write_results
 from flair_hdbscan.study import data_identity, run_study, study_provenance
-from flair_hdbscan.summary import split_summary
-from flair_hdbscan.tables import make_console, study_table
+from flair_hdbscan.summary import generated_sample, split_summary
+from flair_hdbscan.tables import budget_table, make_console, study_table
 
 LEDGER_NAME = ".flair-hdbscan-ledger.json"
+
+
+def print_answer(console: Any, budget: dict[str, Any], generated: str | None) -> None:
+    """Print the budget table and the verdict (the last lines of ``run`` and ``budget``)."""
+    what = "sample data, not FLAIR #2" if generated else "the dataset"
+    console.print(
+        budget_table(
+            budget,
+            title=f"mIoU on {budget['score_split']} ({budget['protocol']}) against labels spent "
+            f"on {budget['train_split']} — mean ± std over {budget['n_seeds']} seeds ({what})",
+        )
+    )
+    console.print("[bold]The answer[/bold]" + (f" (on {what})" if generated else ""))
+    for sentence in budget["verdict"]["sentences"]:
+        console.print(sentence, soft_wrap=True)
 
 
 def open_splits(data: Path | None, config: Path | None, eval_split: str) -> tuple[Any, Any]:
@@ -80,6 +97,14 @@ def open_splits(data: Path | None, config: Path | None, eval_split: str) -> tupl
 )
 @study_options
 @click.option(
+    "--budget/--no-budget",
+    "with_budget",
+    default=True,
+    show_default=True,
+    help="Also run the label-budget study (mIoU against labels spent, the answer).",
+)
+@budget_options
+@click.option(
     "--map-patches",
     type=click.IntRange(min=0, max=100),
     default=2,
@@ -107,6 +132,7 @@ def run(
     workers: int | None,
     scheduler: str | None,
     verify_content: bool,
+    with_budget: bool,
     **kwargs: Any,
 ) -> None:
     """Run the study: fit on the training split, score every pixel of the held-out split.
@@ -120,12 +146,14 @@ def run(
     embedded sample dataset.
     """
     options = make_study_options(kwargs)
+    budget = make_budget_options(kwargs) if with_budget else None
     chosen = select_experiments(experiments)
     train, score = open_splits(data, config, eval_split)
     console = make_console()
     train_id = data_identity(train, content=verify_content)
     score_id = train_id if score is train else data_identity(score, content=verify_content)
-    provenance = study_provenance(train_id, score_id, chosen, options)
+    extra = {"budget": None if budget is None else budget.to_dict()}
+    provenance = study_provenance(train_id, score_id, chosen, options, extra)
     with (
         claim(out, kind="run", provenance=provenance, overwrite=overwrite, need_bytes=50_000_000),
         make_executor(scheduler, workers) as executor,
@@ -145,13 +173,19 @@ def run(
             progress=progress,
             ledger_path=out / LEDGER_NAME,
             verify_content=verify_content,
+            budget=budget,
         )
         results = result.to_dict()
         write_results(results, out)
+        if result.budget is not None:
+            write_budget(results["budget"], result.budget.draw_arrays(), out)
         if report:
             step = progress.stage("drawing figures and the report", 1)
             figures = write_figures(result, None, score, out / "figures")
-            write_report(result, split_summary(score), figures, out / "report.html")
+            write_report(
+                result, split_summary(score), figures, out / "report.html",
+                generated=generated_sample(score),
+            )  # fmt: skip
             step()
     console.print(f"results in {out}  (total {results['run']['seconds']['total']:.0f} s)")
     for e in results["experiments"]:
@@ -174,3 +208,5 @@ def run(
             "members (ground truth is read to name clusters), so those scores are optimistic."
         )
     console.print(table)
+    if "budget" in results:
+        print_answer(console, results["budget"], generated_sample(score))

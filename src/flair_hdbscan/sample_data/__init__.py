@@ -200,7 +200,14 @@ def generate_sample(
         for split in flair_layout.SPLITS:
             for world in _split_worlds(plans, split, seed):
                 write_zone(root, layout, world, centroids, metadata, advance)
-        write_shared_files(root, layout, centroids, metadata)
+        marker = {
+            "generator": "flair-hdbscan sample-data",
+            "generator_version": GENERATOR_VERSION,
+            "seed": seed,
+            "n_patches": n_patches,
+            "n_test_patches": n_test_patches,
+        }
+        write_shared_files(root, layout, centroids, metadata, marker)
     final = out / root_name(layout)
     log.info(
         "wrote a %s-layout sample (%d train, %d test patches, seed %d) to %s",

@@ -117,15 +117,22 @@ def write_shared_files(
     layout_name: str,
     centroids: dict[str, list[int]],
     metadata: dict[str, dict[str, object]],
+    provenance: dict[str, object],
 ) -> None:
-    """Write the files shared by both splits: centroids JSON, aerial metadata JSON, config.
+    """Write the files shared by both splits: centroids, aerial metadata, config, marker.
 
     Args:
         root: release root.
         layout_name: ``"full"`` or ``"toy"``.
         centroids: ``IMG_<id>.tif`` → ``[row, col]`` of every patch.
         metadata: ``IMG_<id>`` → aerial metadata of every patch.
+        provenance: what generated the sample (generator version, seed, patches), written
+            to :data:`~flair_hdbscan.layout.SAMPLE_MARKER` so that a report on it can say it
+            is not FLAIR #2.
     """
+    (root / flair_layout.SAMPLE_MARKER).write_text(
+        json.dumps(provenance, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (root / flair_layout.CENTROIDS_FILE).write_text(
         json.dumps(dict(sorted(centroids.items()))) + "\n", encoding="utf-8"
     )
