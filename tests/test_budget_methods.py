@@ -18,7 +18,6 @@ from flair_hdbscan.budget.methods import (
     query_neighbours,
     vote,
 )
-from flair_hdbscan.seeds import derive_seed, name_key, rng_for, seed_sequence
 from flair_hdbscan.exemplars import (
     annotation_order,
     central_members,
@@ -27,6 +26,7 @@ from flair_hdbscan.exemplars import (
     cluster_sizes,
 )
 from flair_hdbscan.models import KDTreeClassifier
+from flair_hdbscan.seeds import derive_seed, name_key, rng_for, seed_sequence
 
 # ---------------------------------------------------------------- annotator
 
