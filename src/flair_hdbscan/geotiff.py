@@ -15,7 +15,7 @@ import numpy as np
 from flair_hdbscan.atomic import atomic_path
 from flair_hdbscan.errors import DataError, FaultError
 
-__all__ = ["read_uint8_tif", "stale_temporaries", "write_class_map"]
+__all__ = ["native_messages_silenced", "read_uint8_tif", "stale_temporaries", "write_class_map"]
 
 _DTYPES = ("uint8", "int32")
 
@@ -106,6 +106,45 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(devnull, 2)
         yield
     finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def native_messages_silenced() -> Iterator[None]:
+    """Silence what native libraries print on file descriptor 2; Python's output stays.
+
+    For long writes done through GDAL (a whole sample dataset): its bundled libtiff prints
+    write failures straight to the process's standard error, while the failure itself is
+    raised and reported as one line. Python's ``sys.stderr`` (progress lines, the error
+    line) is moved to a copy of the original descriptor, so it still reaches the user. When
+    ``sys.stderr`` is not the process's descriptor 2 (a test runner capturing it), only
+    descriptor 2 is silenced.
+    """
+    try:
+        is_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        is_fd2 = False
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    original = sys.stderr
+    replacement = None
+    try:
+        if is_fd2:
+            replacement = os.fdopen(
+                os.dup(saved), "w", buffering=1, encoding=original.encoding,
+                errors=original.errors,
+            )  # fmt: skip
+            sys.stderr = replacement
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        if replacement is not None:
+            replacement.flush()
+            sys.stderr = original
+            replacement.close()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)

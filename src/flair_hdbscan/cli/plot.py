@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flair_hdbscan import plots
-from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
+from flair_hdbscan.cli.options import (
+    PathType,
+    data_argument,
+    data_options,
+    merge_data,
+    open_dataset,
+)
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.executors import LocalExecutor
 from flair_hdbscan.features import FeatureSpec, feature_table
 from flair_hdbscan.nomenclature import OTHER
+from flair_hdbscan.options import MAX_SEED
+from flair_hdbscan.outdir import check_writable
 from flair_hdbscan.passes import read_training_sample
 from flair_hdbscan.pixels import SentinelOptions
 from flair_hdbscan.results import load_results
@@ -91,13 +99,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--out",
     "out",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     help="Figure file to write; the suffix (.png or .svg) chooses the format.",
 )
 @click.option(
     "--results",
     "results_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     default=None,
     help="results.json of `run` (kinds confusion and results).",
 )
@@ -126,7 +134,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     default=None,
     help="Patches (samples, default 2) or super areas (time-series, default 3) to draw.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random choices.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of random choices.",
+)
 @click.option(
     "--max-patches",
     type=click.IntRange(min=1),
@@ -173,6 +187,7 @@ def plot(
         plots.resolve_channel(channel2, _COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
+    check_writable(out, what="figure")
 
     if kind == "nomenclature":
         fig = plots.plot_nomenclature()
