@@ -18,6 +18,7 @@ import click
 
 from flair_hdbscan import __version__
 from flair_hdbscan.errors import FlairError
+from flair_hdbscan.interrupts import interrupt_handler
 
 #: Registered sub-commands: name → "module:attribute" under ``flair_hdbscan.cli``.
 COMMANDS: dict[str, str] = {
@@ -63,7 +64,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: D102
 
         try:
-            return super().invoke(ctx)
+            with interrupt_handler(INTERRUPTED):
+                return super().invoke(ctx)
         except FlairError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
