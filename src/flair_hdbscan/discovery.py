@@ -261,6 +261,11 @@ def _scan(folder: Path, subdir: str, pattern: Any, prefix: str) -> dict[str, Pat
         if match is None:
             logger.warning("ignoring %s: not named %s_<digits>.tif", path, prefix)
             continue
+        if path.is_symlink() and not path.exists():
+            raise DataError(
+                f"{path} is a symbolic link that leads nowhere (broken, or a loop): point it "
+                "at the file or remove it"
+            )
         pid = match["id"]
         if pid in found:
             raise DataError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from flair_hdbscan.options import MAX_SEED
 from flair_hdbscan.outdir import check_writable
 from flair_hdbscan.passes import read_training_sample
 from flair_hdbscan.pixels import SentinelOptions
+from flair_hdbscan.progress import Progress
 from flair_hdbscan.results import load_results
 from flair_hdbscan.summary import class_distribution
 
@@ -56,7 +58,9 @@ def _is_s2(channel: str) -> bool:
     return plots.resolve_channel(channel, _COLUMNS).startswith("s2_")
 
 
-def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
+def _pixel_table(
+    ds: FlairDataset, with_s2: bool, advance: Callable[[], None] = lambda: None
+) -> pd.DataFrame:
     """The seed's pixel sample: every 10th pixel along each image axis of every patch.
 
     Features as the study builds them (aerial bands / 255, elevation included, Sentinel-2
@@ -73,6 +77,7 @@ def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
         stride=_STRIDE,
         sentinel=SentinelOptions() if with_s2 else None,
         executor=LocalExecutor(),
+        advance=advance,
     )
     sample = sample.subset(sample.labels != OTHER)
     spec = FeatureSpec(use_satellite=with_s2)
@@ -203,20 +208,30 @@ def plot(
             fig = plots.plot_confusion(exp["confusion_matrix"], exp["name"], miou=exp.get("miou"))
     else:
         ds = open_dataset(data, config, split)
-        if kind == "samples":
-            fig = plots.plot_samples(ds, n=n or 2, seed=seed)
-        elif kind == "time-series":
-            fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
-        elif kind == "class-patches":
-            fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
-        elif kind == "all-patches":
-            fig = plots.plot_all_patches(ds, max_patches=max_patches)
-        elif kind == "class-distribution":
-            fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
-        elif kind == "channel-by-class":
-            fig = plots.plot_channel_by_class(_pixel_table(ds, _is_s2(channel)), channel)
-        else:
-            table = _pixel_table(ds, _is_s2(channel1) or _is_s2(channel2))
-            fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+        with Progress() as progress:
+            # long on a whole release: reading patches is shown as it goes
+            if kind in ("class-distribution", "channel-by-class", "normalization-scatter"):
+                advance = progress.stage(f"reading the {split} split", len(ds))
+            else:
+                advance = progress.stage(f"drawing {kind}", 1)
+            if kind == "samples":
+                fig = plots.plot_samples(ds, n=n or 2, seed=seed)
+            elif kind == "time-series":
+                fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
+            elif kind == "class-patches":
+                fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
+            elif kind == "all-patches":
+                fig = plots.plot_all_patches(ds, max_patches=max_patches)
+            elif kind == "class-distribution":
+                counts = class_distribution(ds, reduced=True, on_patch=lambda _i: advance())
+                fig = plots.plot_class_distribution(counts)
+            elif kind == "channel-by-class":
+                table = _pixel_table(ds, _is_s2(channel), advance)
+                fig = plots.plot_channel_by_class(table, channel)
+            else:
+                table = _pixel_table(ds, _is_s2(channel1) or _is_s2(channel2), advance)
+                fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+            if kind in ("samples", "time-series", "class-patches", "all-patches"):
+                advance()
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

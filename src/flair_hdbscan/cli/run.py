@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from flair_hdbscan.atomic import atomic_dir
 from flair_hdbscan.cli.options import (
     PathType,
     data_options,
@@ -150,8 +151,10 @@ def run(
         write_results(results, out)
         if report:
             step = progress.stage("drawing figures and the report", 1)
-            figures = write_figures(result, None, score, out / "figures")
-            write_report(result, split_summary(score), figures, out / "report.html")
+            # a new figures/ replaces the old one whole: no figure of an earlier run stays
+            with atomic_dir(out / "figures") as figures_dir:
+                figures = write_figures(result, None, score, figures_dir)
+                write_report(result, split_summary(score), figures, out / "report.html")
             step()
     console.print(f"results in {out}  (total {results['run']['seconds']['total']:.0f} s)")
     for e in results["experiments"]:
