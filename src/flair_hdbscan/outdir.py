@@ -52,18 +52,25 @@ def check_writable(path: Path, *, need_bytes: int = 0, what: str = "output") -> 
     """
     path = Path(path).expanduser()
     folder = path if path.suffix == "" or path.is_dir() else path.parent
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        raise fault(exc, folder, f"write the {what} folder") from None
-    free = shutil.disk_usage(folder).free
-    if need_bytes and free < need_bytes:
-        raise FaultError(
-            f"not enough room for the {what} in {folder}: about {_mb(need_bytes)} needed, "
-            f"{_mb(free)} free; free some space or choose another folder"
-        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise fault(exc, folder, f"write the {what} folder") from None
+        free = shutil.disk_usage(folder).free
+        if need_bytes and free < need_bytes:
+            raise FaultError(
+                f"not enough room for the {what} in {folder}: about {_mb(need_bytes)} "
+                f"needed, {_mb(free)} free; free some space or choose another folder"
+            )
+    except FaultError:
+        for made in created:  # leave no empty folder behind a refusal
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
 
 
 def _mb(n: int) -> str:

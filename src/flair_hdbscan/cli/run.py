@@ -23,7 +23,7 @@ from flair_hdbscan.outdir import claim
 from flair_hdbscan.progress import Progress
 from flair_hdbscan.report import write_figures, write_report
 from flair_hdbscan.results import write_results
-from flair_hdbscan.study import data_identity, run_study, study_provenance
+from flair_hdbscan.study import check_against_data, data_identity, run_study, study_provenance
 from flair_hdbscan.summary import split_summary
 from flair_hdbscan.tables import make_console, study_table
 
@@ -123,6 +123,8 @@ def run(
     options = make_study_options(kwargs)
     chosen = select_experiments(experiments)
     train, score = open_splits(data, config, eval_split)
+    for ds in {id(train): train, id(score): score}.values():
+        check_against_data(ds, chosen, options)  # before --out is claimed
     console = make_console()
     train_id = data_identity(train, content=verify_content)
     score_id = train_id if score is train else data_identity(score, content=verify_content)
