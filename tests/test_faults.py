@@ -181,11 +181,10 @@ def mounted(tmp_path):
 
 def _fill(point):
     """Leave no room on a tmpfs."""
-    with open(point / "filler", "wb") as fh:
+    with open(point / "filler", "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 4096)
-                fh.flush()
         except OSError:
             pass
 
@@ -331,7 +330,11 @@ def test_predict_prints_one_line_per_failing_patch_never_dask_tracebacks(
     ds = FlairDataset.from_root(copy, "test")
     bad = ds.patches[0]
     data = bad.aerial.read_bytes()
-    bad.aerial.write_bytes(data[: len(data) // 3])
+    st = bad.aerial.stat()
+    # unreadable for a while (a flaky network mount): same size and time, so the data's
+    # identity is the same when it reads again
+    bad.aerial.write_bytes(np.random.default_rng(0).bytes(len(data)))
+    os.utime(bad.aerial, ns=(st.st_atime_ns, st.st_mtime_ns))
     out = tmp_path / "out"
     args = ("predict", "--data", copy, "--split", "test", "--model", knn_model, "--out", out)
     proc = cli_process(*args, "--workers", "2")
@@ -340,8 +343,9 @@ def test_predict_prints_one_line_per_failing_patch_never_dask_tracebacks(
     assert len(failed) == 1 and bad.patch_id in failed[0] and "IMG_" in failed[0]
     assert_whole(out)
     assert [p.name for p in out.rglob("PRED_*.tif")] == [f"PRED_{ds.patches[1].patch_id}.tif"]
-    # repaired, the same command predicts only what is missing
+    # readable again, the same command predicts only what is missing
     bad.aerial.write_bytes(data)
+    os.utime(bad.aerial, ns=(st.st_atime_ns, st.st_mtime_ns))
     rerun = invoke(*args, "--workers", "1")
     assert rerun.exit_code == 0, rerun.output
     assert "done 1, skipped 1" in rerun.stdout

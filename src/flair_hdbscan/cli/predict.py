@@ -132,7 +132,8 @@ def predict(
         more = f" and {len(summary.failed) - 5} more" if len(summary.failed) > 5 else ""
         click.echo(
             f"Error: {len(summary.failed)} of {len(ds)} patches failed ({ids}{more}; listed "
-            "above): fix them and run the same command again to retry them",
+            "above): run the same command again to retry them; once their files are "
+            "replaced, add --overwrite (the data changed)",
             err=True,
         )
         ctx.exit(1)
