@@ -201,6 +201,10 @@ def split_from_config(config: Path, split: str = "train") -> SplitPaths:
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise DataError(f"config file {config} is not valid YAML: {reason}") from None
+    except RecursionError:
+        raise DataError(
+            f"config file {config} nests too deeply to be a config: check --config"
+        ) from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("data"), Mapping):
         raise DataError(
             f"config file {config} has no `data:` section with path_aerial_{split}, "

@@ -18,6 +18,8 @@ from flair_hdbscan.errors import DataError, FaultError
 __all__ = ["native_messages_silenced", "read_uint8_tif", "stale_temporaries", "write_class_map"]
 
 _DTYPES = ("uint8", "int32")
+#: Largest raster read (pixels per band): a header claiming more is refused, not allocated.
+_MAX_PIXELS = 10_000 * 10_000
 
 
 def write_class_map(
@@ -175,6 +177,10 @@ def read_uint8_tif(
     Returns:
         ``(pixels, profile)``: pixels as rasterio returns them (an empty array for
         ``indexes=[]``); profile ``{"crs", "transform", "width", "height"}``.
+
+    Raises:
+        DataError: if the file is unreadable, truncated or corrupt, not ``count`` bands of
+            uint8, or claims more than 10,000 × 10,000 pixels.
     """
     import rasterio
     from rasterio._err import CPLE_BaseError
@@ -190,6 +196,11 @@ def read_uint8_tif(
             if any(dt != "uint8" for dt in src.dtypes):
                 raise DataError(
                     f"{path} is {src.dtypes[0]}, a FLAIR #2 {what} is uint8: is it a FLAIR #2 file?"
+                )
+            if src.width * src.height > _MAX_PIXELS:
+                raise DataError(
+                    f"{path} claims {src.width}×{src.height} pixels; a FLAIR #2 {what} is "
+                    "512×512: is it a FLAIR #2 file?"
                 )
             if indexes == []:
                 pixels = np.empty((0, src.height, src.width), dtype=np.uint8)
