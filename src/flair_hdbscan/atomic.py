@@ -21,8 +21,8 @@ from typing import Any
 
 from flair_hdbscan.errors import FaultError
 
-__all__ = ["atomic_dir", "atomic_path", "fault", "fsync_path", "write_bytes", "write_json",
-           "write_text"]  # fmt: skip
+__all__ = ["atomic_dir", "atomic_path", "fault", "fault_reason", "fsync_path", "write_bytes",
+           "write_json", "write_text"]  # fmt: skip
 
 _FAULTS = {
     errno.ENOSPC: "no space left on the device",
@@ -45,7 +45,7 @@ _FAULT_TEXTS = {
 }
 
 
-def _reason(exc: BaseException, guess: str = "") -> str:
+def fault_reason(exc: BaseException, guess: str = "") -> str:
     """Why an operation failed, in a few words, from ``exc`` or the error that caused it.
 
     Args:
@@ -75,7 +75,7 @@ def fault(exc: OSError, path: str | os.PathLike[str], action: str = "write") -> 
     """A one-line :class:`FaultError` for an ``OSError`` met while writing ``path``."""
     return FaultError(
         f"cannot {action} {path}: "
-        f"{_reason(exc, ' (is the disk full?)' if action == 'write' else '')}; "
+        f"{fault_reason(exc, ' (is the disk full?)' if action == 'write' else '')}; "
         "nothing was written under that name"
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from flair_hdbscan.atomic import atomic_path
+from flair_hdbscan.atomic import atomic_path, fault_reason
 from flair_hdbscan.errors import DataError, FaultError
 
 __all__ = ["native_messages_silenced", "read_uint8_tif", "stale_temporaries", "write_class_map"]
@@ -78,18 +78,22 @@ def write_class_map(
                 nodata=nodata,
             ) as dst:
                 dst.write(array, 1)
-            # GDAL may report a failed write (disk full) without raising: read it back
-            with rasterio.open(tmp) as src:
-                whole = src.read(1).shape == array.shape and np.array_equal(src.read(1), array)
         except (RasterioError, CPLE_BaseError) as exc:
+            raise FaultError(
+                f"cannot write {path}: {fault_reason(exc, ' (is the disk full?)')}; nothing "
+                "was written under that name"
+            ) from None
+        # GDAL may report a failed write (disk full) without raising: read it back
+        try:
+            with rasterio.open(tmp) as src:
+                back = src.read(1)
+            whole = back.shape == array.shape and np.array_equal(back, array)
+        except (RasterioError, CPLE_BaseError):
             whole = False
-            reason = " ".join(str(exc).split())
-        else:
-            reason = "it did not read back whole"
         if not whole:
             raise FaultError(
-                f"cannot write {path}: {reason} (is the disk full?); nothing was written "
-                "under that name"
+                f"cannot write {path}: the map written did not read back whole (is the disk "
+                "full?); nothing was written under that name"
             )
     return path
 
