@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan.errors import DataError
 from flair_hdbscan.features import pack_aerial
 from flair_hdbscan.nomenclature import IGNORE
 from flair_hdbscan.options import StudyOptions
@@ -129,6 +130,9 @@ def read_patch_pixels(
         sentinel: Sentinel-2 fusion options, or None for aerial only.
         stride: keep every ``stride``-th pixel along each axis, starting at 0.
         labels: also read the reduced labels.
+
+    Raises:
+        DataError: if a file is unreadable, or a patch fused with Sentinel-2 is not square.
     """
     patch = ds.read_patch(i, labels=labels)
     image = patch.image
@@ -138,6 +142,13 @@ def read_patch_pixels(
     grid_shape = image[(0, *sl)].shape
     s2 = cell = None
     if sentinel is not None:
+        if image.shape[1] != image.shape[2]:
+            ref = ds.patches[patch.index]
+            raise DataError(
+                f"{ref.aerial} is {image.shape[1]}×{image.shape[2]} pixels; Sentinel-2 fusion "
+                "puts the super patch on a square aerial grid (FLAIR #2 patches are 512×512): "
+                "fix or remove the file, or run experiments without Sentinel-2"
+            )
         grid = sentinel_grid(ds, i, sentinel, shape=side)
         s2 = np.ascontiguousarray(grid[(slice(None), *sl)].reshape(grid.shape[0], -1).T)
         if sentinel.resampling == "nearest":

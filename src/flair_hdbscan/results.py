@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pandas as pd
 
@@ -24,6 +25,7 @@ from flair_hdbscan.nomenclature import REDUCED_NAMES
 
 __all__ = [
     "BUDGET_COLUMNS",
+    "RESULTS_SCHEMA",
     "ROW_COLUMNS",
     "budget_frame",
     "confusion_frame",
@@ -33,6 +35,36 @@ __all__ = [
     "write_budget",
     "write_results",
 ]
+
+_NUMBER = {"type": ["number", "null"]}
+_ROW = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 13,
+        "maxItems": 13}  # fmt: skip
+
+#: What :func:`load_results` requires of a ``results.json``: the fields every reader uses.
+RESULTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["experiments"],
+    "properties": {
+        "run": {"type": "object"},
+        "experiments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "method", "confusion_matrix", "iou"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "method": {"type": "string"},
+                    "confusion_matrix": {
+                        "type": "array", "items": _ROW, "minItems": 13, "maxItems": 13,
+                    },
+                    "iou": {"type": "array", "items": _NUMBER, "minItems": 13, "maxItems": 13},
+                    "miou": _NUMBER,
+                    "overall_accuracy": _NUMBER,
+                },
+            },
+        },
+    },
+}  # fmt: skip
 
 #: Columns of every experiment row, in the order of ``results.csv``.
 ROW_COLUMNS: tuple[str, ...] = (
@@ -175,7 +207,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
     """Read a ``results.json`` (a file, or the run folder holding it).
 
     Raises:
-        DataError: if the file is missing, not JSON, or not a results file of ``run``.
+        DataError: if the file is missing, not JSON, or not a results file of ``run`` (see
+            :data:`RESULTS_SCHEMA`).
     """
     path = Path(path)
     if path.is_dir():
@@ -188,9 +221,15 @@ def load_results(path: str | Path) -> dict[str, Any]:
             f"cannot read results {path} ({reason}): point at a run's results.json"
         ) from None
     experiments = data.get("experiments") if isinstance(data, dict) else None
-    if not isinstance(experiments, list) or not all(
-        isinstance(e, dict) and {"name", "method", "confusion_matrix", "iou"} <= set(e)
-        for e in experiments
-    ):
+    if not isinstance(experiments, list):
         raise DataError(f'{path} holds no "experiments" list of `run`: is it a results.json?')
+    try:
+        jsonschema.validate(data, RESULTS_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the document"
+        reason = " ".join(exc.message.split())[:100]
+        raise DataError(
+            f"{path} is not a results.json of `run`: {where} is malformed ({reason}); "
+            "run the study again to write it"
+        ) from None
     return data

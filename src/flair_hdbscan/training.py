@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -181,6 +181,7 @@ def sample_table(
     satellite: bool = False,
     options: StudyOptions | None = None,
     executor: Executor | None = None,
+    advance: Callable[[], None] = lambda: None,
 ) -> pd.DataFrame:
     """The training sample as a labelled feature table, for exploring the pixels.
 
@@ -192,6 +193,7 @@ def sample_table(
         satellite: add the Sentinel-2 composite bands (``s2_b02`` … ``s2_b12``).
         options: study options (stride, Sentinel-2 options); defaults: the notebook's.
         executor: where the patches are read (default: this process).
+        advance: called once per patch read (progress).
 
     Returns:
         DataFrame of float32 feature columns (``red`` … ``elevation`` as value / 255, with
@@ -203,6 +205,7 @@ def sample_table(
         stride=options.stride,
         sentinel=SentinelOptions.of(options) if satellite else None,
         executor=executor or LocalExecutor(),
+        advance=advance,
     )
     sample = sample.subset(sample.labels < OTHER)
     spec = FeatureSpec(use_satellite=satellite)

@@ -8,8 +8,17 @@ from typing import Any
 import click
 
 from flair_hdbscan import plots
-from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
+from flair_hdbscan.cli.options import (
+    PathType,
+    data_argument,
+    data_options,
+    merge_data,
+    open_dataset,
+)
 from flair_hdbscan.errors import OptionError
+from flair_hdbscan.options import MAX_SEED
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
 from flair_hdbscan.results import load_results
 from flair_hdbscan.summary import class_distribution
 from flair_hdbscan.training import sample_table
@@ -48,13 +57,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--out",
     "out",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     help="Figure file to write; the suffix (.png or .svg) chooses the format.",
 )
 @click.option(
     "--results",
     "results_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     default=None,
     help="results.json of `run` (kinds confusion and results).",
 )
@@ -83,7 +92,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     default=None,
     help="Patches (samples, default 2) or super areas (time-series, default 3) to draw.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random choices.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of random choices.",
+)
 @click.option(
     "--max-patches",
     type=click.IntRange(min=1),
@@ -130,6 +145,7 @@ def plot(
         plots.resolve_channel(channel2, plots.PIXEL_COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
+    check_writable(out, what="figure")
 
     if kind == "nomenclature":
         fig = plots.plot_nomenclature()
@@ -145,21 +161,32 @@ def plot(
             fig = plots.plot_confusion(exp["confusion_matrix"], exp["name"], miou=exp.get("miou"))
     else:
         ds = open_dataset(data, config, split)
-        if kind == "samples":
-            fig = plots.plot_samples(ds, n=n or 2, seed=seed)
-        elif kind == "time-series":
-            fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
-        elif kind == "class-patches":
-            fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
-        elif kind == "all-patches":
-            fig = plots.plot_all_patches(ds, max_patches=max_patches)
-        elif kind == "class-distribution":
-            fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
-        elif kind == "channel-by-class":
-            table = sample_table(ds, satellite=plots.needs_sentinel(channel))
-            fig = plots.plot_channel_by_class(table, channel)
-        else:
-            table = sample_table(ds, satellite=plots.needs_sentinel(channel1, channel2))
-            fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+        with Progress() as progress:
+            # long on a whole release: reading patches is shown as it goes
+            if kind in ("class-distribution", "channel-by-class", "normalization-scatter"):
+                advance = progress.stage(f"reading the {split} split", len(ds))
+            else:
+                advance = progress.stage(f"drawing {kind}", 1)
+            if kind == "samples":
+                fig = plots.plot_samples(ds, n=n or 2, seed=seed)
+            elif kind == "time-series":
+                fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
+            elif kind == "class-patches":
+                fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
+            elif kind == "all-patches":
+                fig = plots.plot_all_patches(ds, max_patches=max_patches)
+            elif kind == "class-distribution":
+                counts = class_distribution(ds, reduced=True, on_patch=lambda _i: advance())
+                fig = plots.plot_class_distribution(counts)
+            elif kind == "channel-by-class":
+                table = sample_table(ds, satellite=plots.needs_sentinel(channel), advance=advance)
+                fig = plots.plot_channel_by_class(table, channel)
+            else:
+                table = sample_table(
+                    ds, satellite=plots.needs_sentinel(channel1, channel2), advance=advance
+                )
+                fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+            if kind in ("samples", "time-series", "class-patches", "all-patches"):
+                advance()
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

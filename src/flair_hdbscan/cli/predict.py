@@ -19,7 +19,8 @@ from flair_hdbscan.cli.options import (
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.executors import make_executor
 from flair_hdbscan.modelfile import load_model
-from flair_hdbscan.predict import predict_folder
+from flair_hdbscan.outdir import preflight
+from flair_hdbscan.predict import maps_bytes, predict_folder
 from flair_hdbscan.progress import Progress
 from flair_hdbscan.study import check_against_data
 from flair_hdbscan.tables import make_console
@@ -105,6 +106,7 @@ def predict(
     if model is not None:
         check_against_data(ds, model.options, satellite=model.experiment.features.use_satellite)
     with make_executor(scheduler, workers) as executor, Progress() as progress:
+        preflight(out, need_bytes=maps_bytes(len(ds), clusters))  # before minutes of fitting
         if model is None:
             model = fit_one(data, config, experiment, kwargs, executor, progress, verify_content)
         console.print(describe(model))
@@ -126,5 +128,12 @@ def predict(
     for pid, message in summary.failed:
         console.print(f"  failed {pid}: {message}", markup=False, highlight=False, soft_wrap=True)
     if summary.failed:
-        console.print("run the same command again to retry the failed patches")
+        ids = ", ".join(pid for pid, _ in summary.failed[:5])
+        more = f" and {len(summary.failed) - 5} more" if len(summary.failed) > 5 else ""
+        click.echo(
+            f"Error: {len(summary.failed)} of {len(ds)} patches failed ({ids}{more}; listed "
+            "above): run the same command again to retry them; once their files are "
+            "replaced, add --overwrite (the data changed)",
+            err=True,
+        )
         ctx.exit(1)
