@@ -95,9 +95,7 @@ def predict(
     `flair-hdbscan evaluate --truth <labels> --pred OUT`.
     """
     if sum(x is not None for x in (model_path, experiment, mapping_path)) != 1:
-        raise OptionError(
-            "give exactly one of --model FILE, --mapping FILE or --experiment NAME"
-        )
+        raise OptionError("give exactly one of --model FILE, --mapping FILE or --experiment NAME")
     console = make_console()
     if model_path is not None or mapping_path is not None:
         given = [
