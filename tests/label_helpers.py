@@ -39,5 +39,8 @@ def served(ds: Any, out: Path, experiment: str = "hdbscan-leaf", **kwargs: Any) 
     with open_label_folder(out, ds, clusterer, **kwargs) as (data, session):
         service = LabelService(ds, data, session)
         token = new_token()
-        with LabelServer(make_app(service, token), token) as server:
-            yield server, service
+        try:
+            with LabelServer(make_app(service, token), token) as server:
+                yield server, service
+        finally:
+            service.close()

@@ -149,6 +149,7 @@ def label(
         token = new_token()
         service = LabelService(ds, data_, session)
         server = LabelServer(make_app(service, token), token, port)
+        stack.callback(service.close)
         if simulate is not None:
             _simulate(server, ds, data_, simulate)
         else:

@@ -41,7 +41,14 @@ from starlette.staticfiles import StaticFiles
 
 from flair_hdbscan.errors import FaultError, FlairError
 from flair_hdbscan.label.imagery import MODES, OUT_SIZES, WINDOWS
-from flair_hdbscan.label.service import MIXED_KEY, SKIP_KEY, LabelService, class_table
+from flair_hdbscan.label.service import (
+    MEMBER_CROP,
+    MIXED_KEY,
+    PIXEL_CROPS,
+    SKIP_KEY,
+    LabelService,
+    class_table,
+)
 
 __all__ = ["TOKEN_HEADER", "TokenGuard", "make_app", "new_token"]
 
@@ -172,7 +179,14 @@ def make_app(service: LabelService, token: str, *, title: str = "flair-hdbscan l
         "features": service.data.provenance["request"]["features"],
         "split": service.data.provenance["request"]["data"]["split"],
         "config": json.dumps(
-            {"token": token, "windows": WINDOWS, "outs": OUT_SIZES, "modes": MODES}
+            {
+                "token": token,
+                "windows": WINDOWS,
+                "outs": OUT_SIZES,
+                "modes": MODES,
+                "pixel_crop": PIXEL_CROPS[0][1:],
+                "member_crop": MEMBER_CROP[1:],
+            }
         ),
     }
 

@@ -8,7 +8,9 @@ JSON-ready dictionaries. The web app (:mod:`flair_hdbscan.label.app`) only trans
 
 from __future__ import annotations
 
+import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,12 +25,19 @@ from flair_hdbscan.nomenclature import REDUCED_COLOURS, REDUCED_NAMES
 
 __all__ = ["KEYS", "LabelService", "class_table"]
 
+log = logging.getLogger(__name__)
+
 #: Key of each class 0..12, then of "skip" and "mixed" (shown on the page).
 KEYS: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "q", "w", "e")
 SKIP_KEY = "s"
 MIXED_KEY = "m"
 #: Members shown beside the exemplar.
 N_MEMBERS = 4
+#: Crops the page asks for: the pixel at the default zoom (mode, window, side), members.
+PIXEL_CROPS: tuple[tuple[str, int, int], ...] = (("rgb", 96, 384), ("nir", 96, 384))
+MEMBER_CROP: tuple[str, int, int] = ("rgb", 48, 192)
+#: Pixels ahead of the present one whose crops are drawn in the background.
+PREFETCH = 3
 
 
 def class_table() -> list[dict[str, Any]]:
@@ -74,6 +83,8 @@ class LabelService:
             cl[self._pos_by_cluster], np.arange(data.clusters.n_clusters + 1)
         )
         self._spectra: dict[int, dict[str, Any]] = {}
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-crops")
+        self._prefetched: set[int] = set()
         self.priority = [
             int(c)
             for c in cluster_priority(labels, data.clusters.n_clusters)
@@ -124,9 +135,39 @@ class LabelService:
             "exemplar": int(self.session.exemplars[cluster]),
         }
 
+    def prefetch(self, start: int, stop: int) -> None:
+        """Draw, in the background, the crops of the pixels at positions ``start..stop-1``.
+
+        The page then finds them cached: a crop drawn on demand reads the patch first.
+        """
+        for position in range(max(0, start), min(stop, self.session.n_items)):
+            if position in self._prefetched:
+                continue
+            self._prefetched.add(position)
+            self._prefetcher.submit(self._draw, position)
+
+    def _draw(self, position: int) -> None:
+        try:
+            item = self.session.item(position)
+            if item is None:
+                return
+            for mode, size, out in PIXEL_CROPS:
+                self.crop(item["row"], mode=mode, size=size, out=out)
+            mode, size, out = MEMBER_CROP
+            for row in self.members(item["cluster"], position):
+                self.crop(row, mode=mode, size=size, out=out)
+        except Exception as exc:  # a prefetch never fails a request: the crop is drawn on demand
+            log.debug("prefetch of position %d failed: %s", position, exc)
+
+    def close(self) -> None:
+        """Stop drawing crops in the background."""
+        self._prefetcher.shutdown(wait=False, cancel_futures=True)
+
     def state(self) -> dict[str, Any]:
         """What the labelling view shows: the next pixel and its cluster, the progress."""
         with self._lock:
+            position = self.session.position
+            self.prefetch(position, position + 1 + PREFETCH)  # positions already drawn are skipped
             s = self.session
             named, source = s.named()
             filled = s.classes()

@@ -92,7 +92,7 @@ function drawSpectrum(svg, sp) {
 // ---- the labelling view ----
 let state = null;
 let busy = false;
-let zoomIndex = 2;
+let zoomIndex = LABEL.windows.indexOf(LABEL.pixel_crop[0]);
 
 function cropUrl(row, mode, size, out) {
   return withToken(`crop/${row}?mode=${mode}&size=${size}&out=${out}`);
@@ -114,7 +114,7 @@ function render() {
   }
   const info = item.cluster_info;
   const size = LABEL.windows[zoomIndex];
-  const out = LABEL.outs[LABEL.outs.length - 1];
+  const out = LABEL.pixel_crop[1];
   document.getElementById("crop-rgb").src = cropUrl(item.row, "rgb", size, out);
   document.getElementById("crop-nir").src = cropUrl(item.row, "nir", size, out);
   document.getElementById("zoom-text").textContent = `${(size * 0.2).toFixed(1)} m across`;
@@ -134,8 +134,8 @@ function render() {
   item.members.forEach((m) => {
     const fig = document.createElement("figure");
     const img = document.createElement("img");
-    img.src = cropUrl(m.row, "rgb", 48, 192);
-    img.width = 192; img.height = 192;
+    img.src = cropUrl(m.row, "rgb", LABEL.member_crop[0], LABEL.member_crop[1]);
+    img.width = LABEL.member_crop[1]; img.height = LABEL.member_crop[1];
     img.alt = `member on patch ${m.patch_id}`;
     const cap = document.createElement("figcaption");
     cap.textContent = `patch ${m.patch_id}`;
