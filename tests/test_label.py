@@ -15,7 +15,7 @@ from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import DataError, FaultError, OptionError, OutputError
 from flair_hdbscan.executors import LocalExecutor
 from flair_hdbscan.exemplars import annotation_order, cluster_means
-from flair_hdbscan.label.clusterer import Clusters, parse_clusterer
+from flair_hdbscan.label.clusterer import Clusters, fit_clusters, parse_clusterer
 from flair_hdbscan.label.imagery import crop_window, render_crop, spectrum
 from flair_hdbscan.label.pool import read_pool
 from flair_hdbscan.label.predictor import load_mapping_model
@@ -227,3 +227,21 @@ def test_crop_endpoint_serves_png_and_refuses_bad_sizes(train_ds, tmp_path):
             assert info.value.code == 400
             assert b"Traceback" not in info.value.read()
             info.value.close()
+
+
+def test_fit_clusters_all_noise_falls_back_to_one_cluster_and_kmeans_orders_by_size():
+    X = np.zeros((6, 5), dtype=np.float32)  # fewer rows than min_samples: all noise
+    cl = fit_clusters(X, parse_clusterer("hdbscan"))
+    assert cl.fallback == "all-noise" and cl.n_clusters == 1
+    assert sorted(cl.order.tolist()) == list(range(6))
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(m, 0.01, (n, 5)) for m, n in ((0, 40), (1, 25), (2, 10))])
+    km = fit_clusters(X.astype(np.float32), parse_clusterer("kmeans-3"))
+    first = km.labels[km.order[:3]]
+    assert km.sizes[first].tolist() == [40, 25, 10]  # largest cluster first
+    assert sorted(km.order.tolist()) == list(range(75))  # every row once
+    # each exemplar is its cluster's member nearest the centre
+    for row in km.order[:3]:
+        members = np.flatnonzero(km.labels == km.labels[row])
+        d2 = ((X[members] - km.centres[km.labels[row]]) ** 2).sum(axis=1)
+        assert d2.min() == pytest.approx(((X[row] - km.centres[km.labels[row]]) ** 2).sum())

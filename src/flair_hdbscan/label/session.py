@@ -12,6 +12,8 @@ Log entries (``dict``, JSON-ready):
 - ``{"kind": "rename", "cluster": c, "answer": a}``: the cluster was named ``a`` (a class or
   ``"mixed"``) from the list view, or ``None`` to go back to its answers.
 
+Each entry also records ``"at"``, the time (seconds since the epoch) it was given.
+
 What an answer means — the budget study's rules (:mod:`flair_hdbscan.budget.annotator`):
 
 - a class: one label spent; the cluster takes the majority class of its answered pixels

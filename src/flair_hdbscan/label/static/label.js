@@ -40,7 +40,8 @@ function showProgress(p) {
     (p.skipped ? ` · skipped ${p.skipped}` : "") +
     ` · shown ${p.position} of ${p.n_items}`;
   document.getElementById("progress-text").textContent = text;
-  document.getElementById("bar-fill").style.width = pct(p.pixel_share_named / Math.max(p.pixel_share_clustered, 1e-9));
+  const filled = p.pixel_share_named / Math.max(p.pixel_share_clustered, 1e-9);
+  document.getElementById("bar-fill").style.width = `${(100 * Math.min(1, filled)).toFixed(1)}%`;
 }
 
 function className(value) {
