@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "budget": "budget:budget",
     "fit": "fit:fit",
     "predict": "predict:predict",
+    "label": "label:label",
 }
 
 INTERRUPTED = "interrupted; run again to resume (finished work is kept)"
