@@ -14,6 +14,7 @@ from flair_hdbscan.cli.options import (
     PathType,
     budget_options,
     data_options,
+    eval_split_option,
     execution_options,
     make_budget_options,
     make_study_options,
@@ -36,13 +37,7 @@ from flair_hdbscan.tables import make_console
 
 @click.command()
 @data_options(split=False)
-@click.option(
-    "--eval-split",
-    type=click.Choice(["test", "train"]),
-    default="test",
-    show_default=True,
-    help="Split to score: 'test' (held-out patches) or 'train' (in-sample).",
-)
+@eval_split_option
 @click.option(
     "--out",
     type=PathType(path_type=Path, file_okay=False),

@@ -31,6 +31,7 @@ __all__ = [
     "budget_options",
     "data_argument",
     "data_options",
+    "eval_split_option",
     "execution_options",
     "make_budget_options",
     "make_study_options",
@@ -175,6 +176,17 @@ def _default_sample() -> Path:
             "FLAIR_HDBSCAN_CACHE to a writable folder with room, or name a dataset with "
             "--data or --config"
         ) from None
+
+
+#: ``--eval-split`` of every command that trains and scores
+eval_split_option = click.option(
+    "--eval-split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="Split to score. Models always train on the training split; 'test' scores held-out "
+    "patches, 'train' the training patches themselves (the notebook's in-sample protocol).",
+)
 
 
 def study_options(func: F) -> F:

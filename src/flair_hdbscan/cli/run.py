@@ -13,6 +13,7 @@ from flair_hdbscan.cli.options import (
     PathType,
     budget_options,
     data_options,
+    eval_split_option,
     execution_options,
     make_budget_options,
     make_study_options,
@@ -76,14 +77,7 @@ def open_splits(data: Path | None, config: Path | None, eval_split: str) -> tupl
 
 @click.command()
 @data_options(split=False)
-@click.option(
-    "--eval-split",
-    type=click.Choice(["test", "train"]),
-    default="test",
-    show_default=True,
-    help="Split to score. Models always train on the training split; 'test' scores held-out "
-    "patches, 'train' the training patches themselves (the notebook's in-sample protocol).",
-)
+@eval_split_option
 @click.option(
     "--experiments",
     default="all",

@@ -42,17 +42,10 @@ from flair_hdbscan.plots.exploration import (
     plot_normalization_scatter,
     resolve_channel,
 )
-from flair_hdbscan.plots.imagery import (
-    cloud_cover,
-    plot_all_patches,
-    plot_class_patches,
-    plot_samples,
-    plot_time_series,
-    share_label,
-)
+from flair_hdbscan.plots.imagery import cloud_cover, plot_samples, plot_time_series
 from flair_hdbscan.plots.nomenclature import plot_nomenclature
+from flair_hdbscan.plots.patches import plot_all_patches, plot_class_patches, share_label
 from flair_hdbscan.plots.results import (
-    FEATURE_OPTIONS,
     plot_confusion,
     plot_prediction_maps,
     plot_results,
@@ -61,7 +54,6 @@ from flair_hdbscan.plots.results import (
 )
 
 __all__ = [
-    "FEATURE_OPTIONS",
     "PIXEL_COLUMNS",
     "SEED_CHANNELS",
     "aerial_rgb",

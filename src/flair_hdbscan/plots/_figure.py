@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
+    from flair_hdbscan.dataset import FlairDataset
+
 __all__ = ["save_figure"]
 
 logger = logging.getLogger(__name__)
@@ -144,3 +146,23 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Pa
         plt.close(fig)
     logger.info("wrote %s", path)
     return path
+
+
+def _require_patches(ds: FlairDataset) -> None:
+    """Raise :class:`OptionError` when ``ds`` holds no patch."""
+    if len(ds) == 0:
+        raise OptionError("the dataset holds no patch: nothing to draw")
+
+
+def _mask_legend(fig: Figure, values: set[int], title: str = "mask classes") -> None:
+    """A figure legend with one entry per full-nomenclature class in ``values``, right side."""
+    handles = _legend_handles(False, sorted(values))
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="outside right upper",
+            title=title,
+            fontsize=8,
+            title_fontsize=9,
+            frameon=False,
+        )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from flair_hdbscan.nomenclature import IGNORE, N_CLASSES, REDUCED_NAMES
+from flair_hdbscan.options import FEATURE_OPTIONS
 from flair_hdbscan.plots._colour import _cluster_colours, colourize
 from flair_hdbscan.plots._figure import _grid, _legend_handles, _panel
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "FEATURE_OPTIONS",
     "plot_confusion",
     "plot_prediction_maps",
     "plot_results",
@@ -30,19 +30,6 @@ __all__ = [
     "row_normalize",
 ]
 
-#: Feature options of the study, in the order of the results chart (x axis). An experiment's
-#: option is its name without the method prefix (``knn-robust`` → ``robust``), ``raw`` when
-#: nothing is left.
-FEATURE_OPTIONS: tuple[str, ...] = (
-    "raw",
-    "normalized",
-    "normalized-no-intensity",
-    "robust",
-    "robust-normalized",
-    "satellite",
-    "satellite-normalized",
-    "satellite-robust",
-)
 
 _METHOD_LABELS = {"knn": "kNN", "hdbscan": "HDBSCAN"}
 _METHOD_COLOURS = {"knn": "#4c72b0", "hdbscan": "#dd8452"}
