@@ -1,0 +1,196 @@
+"""``cluster_pixels``: HDBSCAN on pixel features, order-independent, with four backends."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from flair_hdbscan.clustering.engine import hdbscan_labels
+from flair_hdbscan.clustering.libraries import library_labels
+from flair_hdbscan.errors import OptionError
+
+__all__ = ["BACKENDS", "METHODS", "Clustering", "canonical_rows", "cluster_pixels"]
+
+log = logging.getLogger(__name__)
+
+BACKENDS: tuple[str, ...] = ("flair", "fast_hdbscan", "hdbscan", "sklearn")
+METHODS: tuple[str, ...] = ("eom", "leaf")
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Outcome of :func:`cluster_pixels`.
+
+    Attributes:
+        labels: ``(n,) int64`` cluster id per row, 0..n_clusters-1, −1 for noise.
+        n_clusters: number of clusters.
+        noise_fraction: fraction of rows labelled noise.
+        n_rows_clustered: rows handed to the backend (the distinct rows for ``"flair"``
+            and with ``dedup``).
+    """
+
+    labels: np.ndarray
+    n_clusters: int
+    noise_fraction: float
+    n_rows_clustered: int
+
+
+def _check(min_cluster_size: int, min_samples: int | None, method: str, backend: str) -> None:
+    if backend not in BACKENDS:
+        raise OptionError(f"unknown HDBSCAN backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if method not in METHODS:
+        raise OptionError(
+            f"unknown cluster selection method {method!r}: use one of {', '.join(METHODS)}"
+        )
+    if int(min_cluster_size) < 2:
+        raise OptionError(f"min_cluster_size must be at least 2, got {min_cluster_size}")
+    if min_samples is not None and int(min_samples) < 1:
+        raise OptionError(f"min_samples must be at least 1, got {min_samples}")
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    """Renumber cluster ids 0.. by first appearance; noise (−1) stays −1."""
+    clustered = labels >= 0
+    if not clustered.any():
+        return labels
+    ids, first = np.unique(labels[clustered], return_index=True)
+    order = np.argsort(first, kind="stable")
+    mapping = np.empty(ids.max() + 1, dtype=np.int64)
+    mapping[ids[order]] = np.arange(ids.size)
+    out = labels.copy()
+    out[clustered] = mapping[labels[clustered]]
+    return out
+
+
+def canonical_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows in canonical (lexicographic, first column first) order, and their distinct values.
+
+    Args:
+        X: ``(n, f)`` finite rows.
+
+    Returns:
+        ``order`` ``(n,) int64`` (canonical position → row; identical rows keep their
+        input order), ``unique`` ``(m, f)`` distinct rows in canonical order, ``counts``
+        ``(m,) int64`` copies of each, ``inverse`` ``(n,) int64`` distinct row of each row.
+        Values compare as numbers (−0.0 equals 0.0).
+    """
+    n = X.shape[0]
+    order = np.lexsort(X.T[::-1]) if X.shape[1] else np.arange(n)
+    srt = X[order]
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, n)).astype(np.int64)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group
+    return order.astype(np.int64), np.ascontiguousarray(srt[starts]), counts, inverse
+
+
+def cluster_pixels(
+    X: np.ndarray,
+    *,
+    min_cluster_size: int = 10,
+    min_samples: int | None = None,
+    cluster_selection_method: str = "eom",
+    backend: str = "flair",
+    dedup: bool = False,
+) -> Clustering:
+    """Cluster pixel features with HDBSCAN.
+
+    Rows are put in canonical (lexicographic) order first, so the result never depends on
+    the order of ``X``; cluster ids are numbered by first appearance in that order.
+    Non-finite rows are noise.
+
+    Args:
+        X: ``(n, f)`` features, any float dtype or layout (converted to C-contiguous
+            float32, the precision every backend sees).
+        min_cluster_size: smallest cluster (the study: 10).
+        min_samples: neighbours defining core distances, counted as hdbscan and
+            fast_hdbscan count them (without the point itself); None means
+            ``min_cluster_size``, the libraries' default.
+        cluster_selection_method: ``"eom"`` (excess of mass) or ``"leaf"``.
+        backend: ``"flair"`` (the package's exact HDBSCAN*: distinct rows weighted by
+            their counts, equal to clustering every row, ties broken canonically),
+            ``"fast_hdbscan"``, ``"hdbscan"`` (exact minimum spanning tree) or ``"sklearn"``.
+        dedup: library backends: cluster the distinct rows weighted by their counts,
+            capped at ``min_samples - 1`` (fast_hdbscan only; NOT equivalent to clustering
+            every row — fast_hdbscan 0.3's weighted path differs from its unweighted one).
+            The ``"flair"`` backend always clusters distinct rows, exactly, so the flag
+            changes nothing there.
+
+    Returns:
+        A :class:`Clustering` whose labels follow the rows of ``X``.
+
+    Raises:
+        OptionError: on an unknown backend or method, an out-of-range size, or ``dedup``
+            with a backend that takes no sample weights.
+    """
+    _check(min_cluster_size, min_samples, cluster_selection_method, backend)
+    if dedup and backend not in ("flair", "fast_hdbscan"):
+        raise OptionError(
+            f"--dedup needs sample weights, which the {backend} backend does not take: "
+            "use --backend flair (exact) or fast_hdbscan"
+        )
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise OptionError(f"features must be a (rows, columns) table, got shape {X.shape}")
+    n = X.shape[0]
+    mcs = int(min_cluster_size)
+    ms = int(min_cluster_size if min_samples is None else min_samples)
+    labels = np.full(n, -1, dtype=np.int64)
+    finite = np.isfinite(X).all(axis=1)
+    rows = np.flatnonzero(finite)
+    if rows.size == 0:
+        return Clustering(labels, 0, 1.0 if n else 0.0, 0)
+    order, unique, counts, inverse = canonical_rows(X[rows])
+    if backend == "flair":
+        target = unique
+        out = hdbscan_labels(
+            unique,
+            counts,
+            min_cluster_size=mcs,
+            min_samples=ms,
+            cluster_selection_method=cluster_selection_method,
+        )
+        labels[rows] = _renumber(out)[inverse]
+    else:
+        if dedup:
+            cap = max(ms - 1, 1)  # fast_hdbscan labels rows dense on their own noise
+            target = unique
+            weights = np.minimum(counts, cap).astype(np.float32)
+        else:
+            target = np.ascontiguousarray(X[rows][order])
+            weights = None
+        if target.shape[0] <= max(ms, 1):
+            out = np.full(target.shape[0], -1, dtype=np.int64)
+        else:
+            out = library_labels(
+                target,
+                weights,
+                min_cluster_size=mcs,
+                min_samples=min(ms, target.shape[0] - 1),
+                method=cluster_selection_method,
+                backend=backend,
+            )
+        out = _renumber(out)
+        if dedup:
+            labels[rows] = out[inverse]
+        else:
+            sub = np.empty(rows.size, dtype=np.int64)
+            sub[order] = out
+            labels[rows] = sub
+    n_clusters = int(labels.max()) + 1 if n else 0
+    noise = float(np.mean(labels < 0)) if n else 0.0
+    log.info(
+        "%s: %d rows (%d distinct) → %d clusters, %.1f %% noise",
+        backend,
+        n,
+        unique.shape[0],
+        n_clusters,
+        100 * noise,
+    )
+    return Clustering(labels, max(n_clusters, 0), noise, int(target.shape[0]))
