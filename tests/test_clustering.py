@@ -36,7 +36,7 @@ def test_fast_hdbscan_dedup_equals_plain_without_repeated_rows(blobs):
         ("fast_hdbscan", True, "eom"),
     ],
 )
-@pytest.mark.parametrize("seed", [7, 8, 9])
+@pytest.mark.parametrize("seed", [7, 8])
 def test_shuffled_rows_give_the_same_clusters(blobs, backend, dedup, method, seed):
     X, _ = blobs
     # quantise so that rows repeat and ties abound

@@ -114,7 +114,8 @@ def cluster_pixels(
             ``min_cluster_size``, the libraries' default.
         cluster_selection_method: ``"eom"`` (excess of mass) or ``"leaf"``.
         backend: ``"flair"`` (the package's exact HDBSCAN*: distinct rows weighted by
-            their counts, equal to clustering every row, ties broken canonically),
+            their counts, equal to clustering every row; tied merges are simultaneous, as
+            in HDBSCAN*'s definition, so no tie depends on row order),
             ``"fast_hdbscan"``, ``"hdbscan"`` (exact minimum spanning tree) or ``"sklearn"``.
         dedup: library backends: cluster the distinct rows weighted by their counts,
             capped at ``min_samples - 1`` (fast_hdbscan only; NOT equivalent to clustering

@@ -5,7 +5,9 @@ its smallest outgoing edge, and all those edges join the tree. Edges are compare
 key ``(mutual reachability², distance², low index, high index)`` — a strict total order,
 so the smallest outgoing edge of a component is unique, Borůvka adds no cycle, and the
 tree is THE minimum spanning tree for that order, the one Kruskal's algorithm would build
-from all edges sorted by the same key. Indices are the rows' canonical ranks.
+from all edges sorted by the same key. Indices are the rows' canonical ranks. (The labels
+do not depend on which minimum spanning tree is built — the hierarchy is read by level —
+but a unique tree makes the program deterministic and testable against Kruskal's.)
 
 Why not fast_hdbscan's ``parallel_boruvka``: it compares float32 squared distances under
 ``fastmath`` and lets threads race on equal weights, so on tied data its tree depends on

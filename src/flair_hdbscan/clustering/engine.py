@@ -1,9 +1,10 @@
-"""The ``flair`` backend: exact, weighted HDBSCAN* with canonical tie-breaking.
+"""The ``flair`` backend: exact, weighted HDBSCAN* on the level-set hierarchy.
 
 :func:`hdbscan_labels` runs the stages of the package — k-d tree and weighted core
 distances (:mod:`.kdtree`), the minimum spanning tree of mutual reachability
 (:mod:`.boruvka`), single linkage, condensed tree and selection (:mod:`.tree`) — on rows
-with integer weights. Rows must be finite; their order breaks ties (row index).
+with integer weights. Rows must be finite. Their order only fixes which of several
+minimum spanning trees is built (ties broken by row index), never the labels.
 
 Compilation: every numba function of the package is compiled with ``cache=True``; the
 first process on a machine compiles them once (about 20 s, measured in the README of the
@@ -86,11 +87,11 @@ def hdbscan_labels(
     min_samples: int | None = None,
     cluster_selection_method: str = "eom",
 ) -> np.ndarray:
-    """HDBSCAN* labels of weighted rows, exact, ties broken by row index.
+    """HDBSCAN* labels of weighted rows, exact, independent of row order.
 
     A row of weight ``w`` is clustered as ``w`` identical points would be: the labels
     equal those of ``np.repeat(X, weights, axis=0)`` clustered with unit weights, row for
-    row (see :mod:`flair_hdbscan.clustering` for the argument and the tie-breaking).
+    row (see :mod:`flair_hdbscan.clustering` for the argument and the handling of ties).
 
     Args:
         X: ``(m, f)`` finite rows, any float dtype (computed in float64).
@@ -101,8 +102,8 @@ def hdbscan_labels(
         cluster_selection_method: ``"eom"`` or ``"leaf"``.
 
     Returns:
-        ``(m,) int64`` labels: −1 for noise, else the id of the cluster (ids are arbitrary
-        but distinct; :func:`flair_hdbscan.clustering.cluster_pixels` renumbers them).
+        ``(m,) int64`` labels: −1 for noise, else the id of the cluster (ids depend on row
+        order; :func:`flair_hdbscan.clustering.cluster_pixels` renumbers them canonically).
 
     Raises:
         ValueError: on non-finite rows, weights that are not positive integers of the

@@ -3,10 +3,11 @@
 Written here rather than borrowed (scipy's ``cKDTree``, fast_hdbscan's numba tree) for one
 reason: every distance of the clustering — core distances here, mutual reachabilities in
 :mod:`.boruvka` — must come from the same float64 arithmetic (:func:`dist2`), so that a
-tie in the data is a tie in the computation and the tie-breaking rule of the package
-(see :mod:`flair_hdbscan.clustering`) is applied to exact values. fast_hdbscan's tree
-computes in float32 with ``fastmath``; scipy's cannot answer the component-aware queries
-of Borůvka's algorithm.
+tie in the data is an exact tie in the computation: merges of equal height are one event
+of the hierarchy (see :mod:`flair_hdbscan.clustering`), and the copies of a row must get
+bit-identical numbers whether they are clustered as copies or as one weighted row.
+fast_hdbscan's tree computes in float32 with ``fastmath``; scipy's cannot answer the
+component-aware queries of Borůvka's algorithm.
 
 Every traversal uses an explicit stack (no recursion), so no input size can overflow the
 thread's stack. Compiled with ``cache=True``.

@@ -1,19 +1,21 @@
 """From the spanning tree to labels: single linkage, condensed tree, selection — weighted.
 
 A leaf (row) of weight ``w`` stands for ``w`` identical points. The functions here give
-every such row exactly what HDBSCAN gives its ``w`` copies when they are clustered one by
-one under the package's tie-breaking (the argument is in :mod:`flair_hdbscan.clustering`):
+every such row exactly what HDBSCAN* gives its ``w`` copies clustered one by one (the
+argument is in :mod:`flair_hdbscan.clustering`):
 
 * sizes in the hierarchy are sums of weights;
-* a row lighter than ``min_cluster_size`` that drops out of a cluster drops out whole, at
-  the lambda of the merge where it does;
-* a row of weight ≥ ``min_cluster_size`` is a cluster of identical points in the expanded
-  tree: it continues its cluster (or is born as a new cluster when its sibling is also
-  large) and its points fall out together at the lambda of its own core distance,
-  ``1 / core`` (infinite when the row alone holds ``min_samples + 1`` points);
-* stabilities are sums over (cluster, lambda) groups with integer point counts, added in
-  increasing lambda, so the copies of a row and the row with its weight give the very same
-  floating-point numbers.
+* merges of equal height that touch are one event (edges of equal weight are removed
+  together, as in HDBSCAN*'s definition), so the order of tied merges does not matter;
+* below its core distance a row is ``w`` separate points; above it, one part of weight
+  ``w``: it drops out whole where a part too small to be a cluster does, or, weighing
+  ``min_cluster_size`` or more, continues (or founds) a cluster and its points fall out
+  together at ``λ = 1 / core`` (infinite when the row alone holds ``min_samples + 1``
+  points);
+* stabilities are sums over (cluster, λ) groups with integer point counts, added in
+  increasing λ, and excess of mass adds a cluster's children's scores in increasing order,
+  so the copies of a row and the row with its weight give the very same floating-point
+  numbers.
 
 All loops are iterative (explicit stacks, clusters processed in id order, children after
 parents), so a deep hierarchy cannot overflow the stack; ``cache=True``.
@@ -87,7 +89,18 @@ def _eliminate(node, cluster, lam, children, m, leaf_cluster, leaf_lambda, stack
 
 @numba.njit(cache=True)
 def condense(children, height2, size, core2, min_cluster_size):
-    """The condensed tree, top-down, with weighted rows.
+    """The condensed tree, top-down, with weighted rows and simultaneous equal-height merges.
+
+    Merges at one height that touch each other are one event (HDBSCAN*'s level sets:
+    edges of equal weight are removed together), so the result does not depend on the
+    order in which tied edges were merged. At such an event of height ``h`` the parts
+    just below ``h`` are: subtrees of lower height (their weight), rows whose core
+    distance is below ``h`` (their weight), and rows whose core distance is ``h`` itself,
+    which come apart into single points. If two or more parts weigh ≥
+    ``min_cluster_size``, each becomes a new cluster born at ``λ = 1 / h``; if one does,
+    it continues the current cluster; the other parts' points fall out at ``λ``. A row
+    that reaches the top of the work list as a cluster (or part of one) on its own falls
+    out whole at ``1 / core``, where its identical points come apart.
 
     Args:
         children: ``(m − 1, 2) int64`` from :func:`single_linkage`.
@@ -98,8 +111,9 @@ def condense(children, height2, size, core2, min_cluster_size):
 
     Returns:
         ``leaf_cluster`` ``(m,) int64`` the cluster each row falls out of and
-        ``leaf_lambda`` ``(m,) float64`` when; per cluster (0 is the root)
-        ``cl_parent`` (−1 for the root), ``cl_birth`` (lambda), ``cl_size`` (points).
+        ``leaf_lambda`` ``(m,) float64`` when; per cluster (0 is the root; parents
+        before children) ``cl_parent`` (−1 for the root), ``cl_birth`` (lambda),
+        ``cl_size`` (points).
     """
     m = core2.shape[0]
     leaf_cluster = np.empty(m, dtype=np.int64)
@@ -115,6 +129,9 @@ def condense(children, height2, size, core2, min_cluster_size):
     n_cl = 1
     work_n = np.empty(2 * m, dtype=np.int64)
     work_c = np.empty(2 * m, dtype=np.int64)
+    gather = np.empty(2 * m, dtype=np.int64)
+    parts = np.empty(2 * m, dtype=np.int64)
+    big = np.empty(2 * m, dtype=np.bool_)
     elim = np.empty(2 * m, dtype=np.int64)
     work_n[0] = root
     work_c[0] = 0
@@ -124,39 +141,49 @@ def condense(children, height2, size, core2, min_cluster_size):
         node = work_n[sp]
         cl = work_c[sp]
         if node < m:
-            # a row of weight ≥ min_cluster_size (or the only row): its identical points
-            # leave together at their own core distance
             leaf_cluster[node] = cl
             leaf_lambda[node] = lambda_of(core2[node])
             continue
-        t = node - m
-        a = children[t, 0]
-        b = children[t, 1]
-        lam = lambda_of(height2[t])
-        big_a = size[a] >= min_cluster_size
-        big_b = size[b] >= min_cluster_size
-        if big_a and big_b:
-            for child in (a, b):
+        h = height2[node - m]
+        lam = lambda_of(h)
+        # the parts just below h: descend through merges of the same height
+        n_parts = 0
+        gsp = 1
+        gather[0] = node
+        while gsp > 0:
+            gsp -= 1
+            x = gather[gsp]
+            if x >= m and height2[x - m] == h:
+                gather[gsp] = children[x - m, 0]
+                gather[gsp + 1] = children[x - m, 1]
+                gsp += 2
+            else:
+                parts[n_parts] = x
+                n_parts += 1
+        n_big = 0
+        for i in range(n_parts):
+            x = parts[i]
+            # a row whose core distance is h comes apart into single points here
+            whole = x >= m or core2[x] < h
+            big[i] = whole and size[x] >= min_cluster_size
+            if big[i]:
+                n_big += 1
+        for i in range(n_parts):
+            x = parts[i]
+            if not big[i]:
+                _eliminate(x, cl, lam, children, m, leaf_cluster, leaf_lambda, elim)
+            elif n_big == 1:
+                work_n[sp] = x
+                work_c[sp] = cl
+                sp += 1
+            else:
                 cl_parent[n_cl] = cl
                 cl_birth[n_cl] = lam
-                cl_size[n_cl] = size[child]
-                work_n[sp] = child
+                cl_size[n_cl] = size[x]
+                work_n[sp] = x
                 work_c[sp] = n_cl
                 sp += 1
                 n_cl += 1
-        elif big_a:
-            work_n[sp] = a
-            work_c[sp] = cl
-            sp += 1
-            _eliminate(b, cl, lam, children, m, leaf_cluster, leaf_lambda, elim)
-        elif big_b:
-            work_n[sp] = b
-            work_c[sp] = cl
-            sp += 1
-            _eliminate(a, cl, lam, children, m, leaf_cluster, leaf_lambda, elim)
-        else:
-            _eliminate(a, cl, lam, children, m, leaf_cluster, leaf_lambda, elim)
-            _eliminate(b, cl, lam, children, m, leaf_cluster, leaf_lambda, elim)
     return leaf_cluster, leaf_lambda, cl_parent[:n_cl], cl_birth[:n_cl], cl_size[:n_cl]
 
 
@@ -195,7 +222,9 @@ def select_clusters(cl_parent, stab, leaf_method):
     """Clusters chosen by excess of mass (or the leaves), the root excluded.
 
     Excess of mass keeps a cluster unless its children together are strictly more stable
-    (hdbscan's and fast_hdbscan's rule); a cluster below a kept one is not kept.
+    (hdbscan's and fast_hdbscan's rule); a cluster below a kept one is not kept. The
+    children's scores are added in increasing order, so the sum does not depend on the
+    order in which the children were found.
 
     Args:
         cl_parent: ``(n_clusters,) int64``, −1 for the root 0; parents before children.
@@ -207,23 +236,37 @@ def select_clusters(cl_parent, stab, leaf_method):
         or an ancestor), −1 when none.
     """
     n = cl_parent.shape[0]
-    has_child = np.zeros(n, dtype=np.bool_)
+    n_children = np.zeros(n, dtype=np.int64)
     for c in range(1, n):
-        has_child[cl_parent[c]] = True
+        n_children[cl_parent[c]] += 1
+    first = np.zeros(n + 1, dtype=np.int64)
+    for c in range(n):
+        first[c + 1] = first[c] + n_children[c]
+    kids = np.empty(max(n - 1, 0), dtype=np.int64)
+    fill = first[:n].copy()
+    for c in range(1, n):
+        kids[fill[cl_parent[c]]] = c
+        fill[cl_parent[c]] += 1
     chosen = np.zeros(n, dtype=np.bool_)
     if leaf_method:
         for c in range(1, n):
-            chosen[c] = not has_child[c]
+            chosen[c] = n_children[c] == 0
     else:
         score = np.zeros(n, dtype=np.float64)
-        below = np.zeros(n, dtype=np.float64)
         for c in range(n - 1, 0, -1):
-            if has_child[c] and below[c] > stab[c]:
-                score[c] = below[c]
+            if n_children[c] == 0:
+                chosen[c] = True
+                score[c] = stab[c]
+                continue
+            below = np.sort(score[kids[first[c] : first[c + 1]]])
+            total = 0.0
+            for v in below:
+                total += v
+            if total > stab[c]:
+                score[c] = total
             else:
                 chosen[c] = True
                 score[c] = stab[c]
-            below[cl_parent[c]] += score[c]
     owner = np.full(n, -1, dtype=np.int64)
     for c in range(1, n):
         up = owner[cl_parent[c]]
