@@ -1,7 +1,8 @@
 """Time the project's HDBSCAN (``cluster_pixels``, backend ``flair``) against the libraries.
 
 On pixel rows of the project's generated imagery (raw aerial features, value / 255), side
-by side: rows, distinct rows, wall and CPU seconds of ``cluster_pixels`` and of plain
+by side: rows, distinct rows, wall and CPU seconds of ``cluster_pixels`` (default
+``ties="sequential"``, and ``"simultaneous"``) and of plain
 ``fast_hdbscan.HDBSCAN(min_cluster_size=10).fit(X)`` (and of exact
 ``hdbscan.HDBSCAN(min_cluster_size=10, approx_min_span_tree=False)`` where it finishes
 within ``--exact-timeout``), the speed ratios, clusters, noise share, and adjusted Rand
@@ -49,13 +50,14 @@ def worker(method: str, src: Path, out: Path, shuffle: int | None, jitter: bool)
         perm = np.random.default_rng(shuffle).permutation(X.shape[0])
         X = np.ascontiguousarray(X[perm])
     warm = np.random.default_rng(0).normal(size=(2000, X.shape[1])).astype(np.float32)
-    if method == "flair":
+    if method.startswith("flair"):
         from flair_hdbscan.clustering import cluster_pixels
 
-        cluster_pixels(warm)
+        ties = "simultaneous" if method == "flair-simultaneous" else "sequential"
+        cluster_pixels(warm, ties=ties)
 
         def fit():
-            return cluster_pixels(X).labels
+            return cluster_pixels(X, ties=ties).labels
 
     elif method == "fast_hdbscan":
         import fast_hdbscan
@@ -185,7 +187,12 @@ def main() -> None:
             distinct = np.unique(X, axis=0).shape[0]
             print(f"\n{n:,} pixel rows, {distinct:,} distinct ({100 * distinct / n:.1f} %)")
             runs = {}
-            plan = [("flair", None, None), ("flair", 1, None), ("fast_hdbscan", None, None)]
+            plan = [
+                ("flair", None, None),
+                ("flair", 1, None),
+                ("flair-simultaneous", None, None),
+                ("fast_hdbscan", None, None),
+            ]
             if n <= args.exact_max:
                 plan += [("hdbscan", None, args.exact_timeout), ("hdbscan", 1, args.exact_timeout)]
             for method, shuffle, timeout in plan:
@@ -194,17 +201,24 @@ def main() -> None:
                 runs[name] = run_worker(method, src, tmp / "labels.npy", shuffle, timeout)
                 runs[name + " load"] = (load, os.getloadavg()[0])
             if n == min(args.sizes) and n <= args.exact_max:
-                # without ties the exact algorithm has one answer: flair must give it
-                j_ours = run_worker("flair", src, tmp / "labels.npy", jitter=True)
-                j_exact = run_worker(
-                    "hdbscan", src, tmp / "labels.npy", timeout=args.exact_timeout, jitter=True
-                )
-                if isinstance(j_ours, dict) and isinstance(j_exact, dict):
-                    print(
-                        "  ties broken by a 1e-5 jitter: ARI flair vs hdbscan exact "
-                        f"{ari(j_ours['labels'], j_exact['labels']):.4f} "
-                        f"({j_ours['labels'].max() + 1} vs {j_exact['labels'].max() + 1} clusters)"
+                # without data ties (only mutual-reachability ties remain) a jitter far
+                # below one grey level (1e-5 vs 1/255) shows how far apart the conventions are
+                jit = {}
+                for name, method, shuffle in (
+                    ("flair", "flair", None),
+                    ("flair-simultaneous", "flair-simultaneous", None),
+                    ("hdbscan", "hdbscan", None),
+                    ("hdbscan (shuffled)", "hdbscan", 1),
+                ):
+                    res = run_worker(
+                        method, src, tmp / "labels.npy", shuffle, args.exact_timeout, True
                     )
+                    if isinstance(res, dict):
+                        jit[name] = res["labels"]
+                print("  rows + 1e-5 jitter, ARI between labels (clusters):")
+                for a_name, a_lab in jit.items():
+                    cells = " ".join(f"{ari(a_lab, b_lab):.4f}" for b_lab in jit.values())
+                    print(f"    {a_name:20s} {cells}   ({a_lab.max() + 1})")
             ours = runs["flair"]
             exact = runs.get("hdbscan")
             has_exact = isinstance(exact, dict)

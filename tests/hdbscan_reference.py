@@ -1,6 +1,8 @@
 """Brute-force references for the ``flair`` engine's tests (dense, small inputs only).
 
 * :func:`canonical_mst`: Kruskal over every pair under the package's edge key.
+* :func:`sequential_labels`: that spanning tree's single linkage, merged one edge at a
+  time, through hdbscan's own condensed-tree, stability and selection code.
 * :func:`level_set_labels`: HDBSCAN* straight from its definition (Campello et al. 2015,
   Algorithm 1: edges of equal weight are removed together): at each level ``r``, from the
   highest down, the points with core distance < r and the pairs with mutual reachability
@@ -167,3 +169,40 @@ def level_set_labels(
     for c in range(1, n_cl):
         owner[c] = owner[parent[c]] if owner[parent[c]] >= 0 else (c if chosen[c] else -1)
     return np.array([owner[leaves[p][0]] for p in range(n)], dtype=np.int64)
+
+
+def canonical_linkage(X: np.ndarray, min_samples: int) -> np.ndarray:
+    """scipy-format single linkage ``(n − 1, 4)`` of :func:`canonical_mst`, in its order."""
+    n = X.shape[0]
+    parent = np.arange(n)
+    node = np.arange(n)
+    size = np.ones(2 * n - 1)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    out = []
+    for lo, hi, w in canonical_mst(X, min_samples):
+        a, b = find(int(lo)), find(int(hi))
+        t = n + len(out)
+        size[t] = size[node[a]] + size[node[b]]
+        out.append((node[a], node[b], w, size[t]))
+        parent[max(a, b)] = min(a, b)
+        node[min(a, b)] = t
+    return np.array(out, dtype=np.float64).reshape(-1, 4)
+
+
+def sequential_labels(
+    X: np.ndarray, *, min_cluster_size: int, min_samples: int, method: str
+) -> np.ndarray:
+    """Labels (n,) from :func:`canonical_linkage` through hdbscan's own condensed tree,
+    stability and selection code (``hdbscan._hdbscan_tree``), −1 = noise."""
+    from hdbscan._hdbscan_tree import compute_stability, condense_tree, get_clusters
+
+    condensed = condense_tree(canonical_linkage(X, min_samples), min_cluster_size)
+    stability = compute_stability(condensed)
+    labels, _, _ = get_clusters(condensed, stability, method, False, False, 0.0, 0)
+    return np.asarray(labels, dtype=np.int64)

@@ -28,20 +28,22 @@ def test_fast_hdbscan_dedup_equals_plain_without_repeated_rows(blobs):
 
 
 @pytest.mark.parametrize(
-    ("backend", "dedup", "method"),
+    ("backend", "dedup", "method", "ties"),
     [
-        ("flair", False, "eom"),
-        ("flair", False, "leaf"),
-        ("fast_hdbscan", False, "eom"),
-        ("fast_hdbscan", True, "eom"),
+        ("flair", False, "eom", "sequential"),
+        ("flair", False, "leaf", "sequential"),
+        ("flair", False, "eom", "simultaneous"),
+        ("flair", False, "leaf", "simultaneous"),
+        ("fast_hdbscan", False, "eom", "sequential"),
+        ("fast_hdbscan", True, "eom", "sequential"),
     ],
 )
 @pytest.mark.parametrize("seed", [7, 8])
-def test_shuffled_rows_give_the_same_clusters(blobs, backend, dedup, method, seed):
+def test_shuffled_rows_give_the_same_clusters(blobs, backend, dedup, method, ties, seed):
     X, _ = blobs
     # quantise so that rows repeat and ties abound
     Xq = np.round(X * 2) / 2
-    kw = dict(backend=backend, dedup=dedup, cluster_selection_method=method)
+    kw = dict(backend=backend, dedup=dedup, cluster_selection_method=method, ties=ties)
     base = cluster_pixels(Xq, **kw)
     perm = np.random.default_rng(seed).permutation(Xq.shape[0])
     shuffled = cluster_pixels(Xq[perm], **kw)
@@ -121,11 +123,12 @@ def test_flair_dedup_flag_changes_nothing(quantised):
     assert plain.n_rows_clustered == np.unique(quantised, axis=0).shape[0]
 
 
-def test_all_identical_rows_are_one_row_and_noise():
+@pytest.mark.parametrize("ties", ["sequential", "simultaneous"])
+def test_all_identical_rows_are_one_row_and_noise(ties):
     # one distinct row: the hierarchy is the root alone, and the root is never selected
     X = np.full((500, 4), 0.25, dtype=np.float32)
     for method in ("eom", "leaf"):
-        c = cluster_pixels(X, cluster_selection_method=method)
+        c = cluster_pixels(X, cluster_selection_method=method, ties=ties)
         assert c.n_rows_clustered == 1
         assert c.n_clusters == 0 and c.noise_fraction == 1.0
 
@@ -136,12 +139,15 @@ def test_one_row():
     assert c.n_clusters == 0
 
 
-def test_no_split_into_two_large_parts_is_all_noise():
+@pytest.mark.parametrize("ties", ["sequential", "simultaneous"])
+def test_no_split_into_two_large_parts_is_all_noise(ties):
     # points at doubling gaps leave one at a time: the root never splits into two parts
     # of min_cluster_size, so there is no cluster to select
     X = (2.0 ** np.arange(40))[:, None].astype(np.float32)
     for method in ("eom", "leaf"):
-        c = cluster_pixels(X, min_cluster_size=5, min_samples=2, cluster_selection_method=method)
+        c = cluster_pixels(
+            X, min_cluster_size=5, min_samples=2, cluster_selection_method=method, ties=ties
+        )
         assert c.n_clusters == 0 and c.noise_fraction == 1.0
 
 
@@ -195,6 +201,10 @@ def test_option_errors():
         cluster_pixels(X, min_cluster_size=1)
     with pytest.raises(OptionError, match="selection"):
         cluster_pixels(X, cluster_selection_method="middle")
+    with pytest.raises(OptionError, match="ties"):
+        cluster_pixels(X, ties="random")
+    with pytest.raises(OptionError, match="flair"):
+        cluster_pixels(X, backend="fast_hdbscan", ties="simultaneous")
 
 
 def test_oracle_mapping_and_purity_hand_computed():

@@ -6,13 +6,14 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from flair_hdbscan.clustering import (
+    TIES,
     boruvka,
     canonical_rows,
     cluster_pixels,
     hdbscan_labels,
     kdtree,
 )
-from hdbscan_reference import canonical_mst, level_set_labels, pairwise_dist2
+from hdbscan_reference import canonical_mst, level_set_labels, pairwise_dist2, sequential_labels
 
 SEEDS = range(5)
 PARAMS = [(5, 3), (10, None), (4, 1), (15, 5)]  # (min_cluster_size, min_samples)
@@ -47,13 +48,14 @@ DATA = {"pixels": lambda s: pixel_like(400, s), "blobs": lambda s: repeated_blob
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("mcs", "ms"), PARAMS)
 @pytest.mark.parametrize("method", ["eom", "leaf"])
+@pytest.mark.parametrize("ties", TIES)
 @pytest.mark.parametrize("kind", sorted(DATA))
-def test_weighted_distinct_rows_equal_repeated_rows(kind, method, mcs, ms, seed):
+def test_weighted_distinct_rows_equal_repeated_rows(kind, ties, method, mcs, ms, seed):
     X = DATA[kind](seed)
     _, rows, counts, _ = canonical_rows(X)
     assert counts.max() > 1  # the data repeat
     expanded = np.repeat(rows, counts, axis=0)
-    kw = dict(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=method)
+    kw = dict(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=method, ties=ties)
     one_by_one = hdbscan_labels(expanded, **kw)
     weighted = hdbscan_labels(rows, counts, **kw)
     np.testing.assert_array_equal(
@@ -65,13 +67,37 @@ def test_weighted_distinct_rows_equal_repeated_rows(kind, method, mcs, ms, seed)
 @pytest.mark.parametrize(("mcs", "ms"), PARAMS)
 @pytest.mark.parametrize("method", ["eom", "leaf"])
 @pytest.mark.parametrize("kind", sorted(DATA))
-def test_repeated_rows_match_the_level_set_definition(kind, method, mcs, ms, seed):
+def test_simultaneous_ties_match_the_level_set_definition(kind, method, mcs, ms, seed):
     # the reference: HDBSCAN* from its definition, dense, exact stabilities (no tree of ours)
     X = DATA[kind](seed)[:300]
     _, rows, counts, _ = canonical_rows(X)
     expanded = np.repeat(rows, counts, axis=0)
     k = mcs if ms is None else ms
     ref = level_set_labels(expanded, min_cluster_size=mcs, min_samples=k, method=method)
+    ours = hdbscan_labels(
+        expanded,
+        min_cluster_size=mcs,
+        min_samples=ms,
+        cluster_selection_method=method,
+        ties="simultaneous",
+    )
+    np.testing.assert_array_equal(first_appearance(ours), first_appearance(ref))
+    assert (ref >= 0).any()  # a case with clusters, not a vacuous one
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize(("mcs", "ms"), PARAMS)
+@pytest.mark.parametrize("method", ["eom", "leaf"])
+@pytest.mark.parametrize("kind", sorted(DATA))
+def test_sequential_ties_match_hdbscan_on_the_canonical_linkage(kind, method, mcs, ms, seed):
+    # the reference: Kruskal over all pairs under the same edge key, then hdbscan's own
+    # condensed tree, stability and selection code
+    pytest.importorskip("hdbscan._hdbscan_tree")
+    X = DATA[kind](seed)[:300]
+    _, rows, counts, _ = canonical_rows(X)
+    expanded = np.repeat(rows, counts, axis=0)
+    k = mcs if ms is None else ms
+    ref = sequential_labels(expanded, min_cluster_size=mcs, min_samples=k, method=method)
     ours = hdbscan_labels(
         expanded, min_cluster_size=mcs, min_samples=ms, cluster_selection_method=method
     )

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flair_hdbscan.clustering.engine import hdbscan_labels
+from flair_hdbscan.clustering.engine import TIES, hdbscan_labels
 from flair_hdbscan.clustering.libraries import library_labels
 from flair_hdbscan.errors import OptionError
 
-__all__ = ["BACKENDS", "METHODS", "Clustering", "canonical_rows", "cluster_pixels"]
+__all__ = ["BACKENDS", "METHODS", "TIES", "Clustering", "canonical_rows", "cluster_pixels"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class Clustering:
     n_rows_clustered: int
 
 
-def _check(min_cluster_size: int, min_samples: int | None, method: str, backend: str) -> None:
+def _check(
+    min_cluster_size: int, min_samples: int | None, method: str, backend: str, ties: str
+) -> None:
     if backend not in BACKENDS:
         raise OptionError(f"unknown HDBSCAN backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if method not in METHODS:
@@ -48,6 +50,12 @@ def _check(min_cluster_size: int, min_samples: int | None, method: str, backend:
         raise OptionError(f"min_cluster_size must be at least 2, got {min_cluster_size}")
     if min_samples is not None and int(min_samples) < 1:
         raise OptionError(f"min_samples must be at least 1, got {min_samples}")
+    if ties not in TIES:
+        raise OptionError(f"unknown ties {ties!r}: use one of {', '.join(TIES)}")
+    if ties != "sequential" and backend != "flair":
+        raise OptionError(
+            f"ties={ties!r} needs the flair backend: {backend} merges tied edges one at a time"
+        )
 
 
 def _renumber(labels: np.ndarray) -> np.ndarray:
@@ -98,6 +106,7 @@ def cluster_pixels(
     cluster_selection_method: str = "eom",
     backend: str = "flair",
     dedup: bool = False,
+    ties: str = "sequential",
 ) -> Clustering:
     """Cluster pixel features with HDBSCAN.
 
@@ -114,23 +123,29 @@ def cluster_pixels(
             ``min_cluster_size``, the libraries' default.
         cluster_selection_method: ``"eom"`` (excess of mass) or ``"leaf"``.
         backend: ``"flair"`` (the package's exact HDBSCAN*: distinct rows weighted by
-            their counts, equal to clustering every row; tied merges are simultaneous, as
-            in HDBSCAN*'s definition, so no tie depends on row order),
+            their counts, equal to clustering every row, ties broken canonically),
             ``"fast_hdbscan"``, ``"hdbscan"`` (exact minimum spanning tree) or ``"sklearn"``.
         dedup: library backends: cluster the distinct rows weighted by their counts,
             capped at ``min_samples - 1`` (fast_hdbscan only; NOT equivalent to clustering
             every row — fast_hdbscan 0.3's weighted path differs from its unweighted one).
             The ``"flair"`` backend always clusters distinct rows, exactly, so the flag
             changes nothing there.
+        ties: ``"flair"`` only. ``"sequential"`` (default): merges of equal height one at
+            a time in canonical order, the libraries' convention (they use row order);
+            ``"simultaneous"``: touching merges of equal height at once — HDBSCAN*'s
+            level-set definition, which no order of tied edges can change. They differ at
+            ties only: with ``"simultaneous"`` a point where clusters meet at one height
+            stays with the cluster above them (usually noise) instead of joining one.
 
     Returns:
         A :class:`Clustering` whose labels follow the rows of ``X``.
 
     Raises:
-        OptionError: on an unknown backend or method, an out-of-range size, or ``dedup``
-            with a backend that takes no sample weights.
+        OptionError: on an unknown backend, method or ``ties``, an out-of-range size,
+            ``dedup`` with a backend that takes no sample weights, or ``ties`` other than
+            ``"sequential"`` with a library backend.
     """
-    _check(min_cluster_size, min_samples, cluster_selection_method, backend)
+    _check(min_cluster_size, min_samples, cluster_selection_method, backend, ties)
     if dedup and backend not in ("flair", "fast_hdbscan"):
         raise OptionError(
             f"--dedup needs sample weights, which the {backend} backend does not take: "
@@ -156,6 +171,7 @@ def cluster_pixels(
             min_cluster_size=mcs,
             min_samples=ms,
             cluster_selection_method=cluster_selection_method,
+            ties=ties,
         )
         labels[rows] = _renumber(out)[inverse]
     else:

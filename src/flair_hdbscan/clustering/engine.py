@@ -3,30 +3,35 @@
 :func:`hdbscan_labels` runs the stages of the package — k-d tree and weighted core
 distances (:mod:`.kdtree`), the minimum spanning tree of mutual reachability
 (:mod:`.boruvka`), single linkage, condensed tree and selection (:mod:`.tree`) — on rows
-with integer weights. Rows must be finite. Their order only fixes which of several
-minimum spanning trees is built (ties broken by row index), never the labels.
+with integer weights. Rows must be finite; with ``ties="sequential"`` their order breaks
+the ties left by the edge key (callers pass rows in canonical order).
 
 Compilation: every numba function of the package is compiled with ``cache=True``; the
-first process on a machine compiles them once (about 20 s, measured in the README of the
-benchmark), later processes load them from numba's cache. :func:`warm_up_notice` tells,
+first process on a machine compiles them once (about 20 s on a 2-core machine, measured
+by ``benchmarks/hdbscan_speed.py --compile``), later processes load them from numba's
+cache (about 1 s). :func:`warm_up_notice` tells,
 before the first call of a process, whether that compilation is due, and logs one line.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import time
-from pathlib import Path
 
 import numpy as np
 
 from flair_hdbscan.clustering import boruvka, kdtree, tree
 
-__all__ = ["hdbscan_labels", "needs_compilation", "warm_up_notice"]
+__all__ = ["TIES", "hdbscan_labels", "needs_compilation", "warm_up_notice"]
 
 log = logging.getLogger(__name__)
 
-#: measured compile time of the package's numba code (first process, idle 2-core machine)
+#: how merges of equal height are taken: one at a time in the canonical order (as the
+#: libraries do, in row order), or together (HDBSCAN*'s level-set definition)
+TIES: tuple[str, ...] = ("sequential", "simultaneous")
+
+#: compile time of the package's numba code, first process, 2-core machine (rounded)
 COMPILE_SECONDS = 20
 
 _JITTED = (
@@ -44,19 +49,19 @@ _state = {"checked": False}
 def needs_compilation() -> bool | None:
     """Whether this process will compile the clustering code rather than load it.
 
-    True when some function has neither a compiled version in this process nor an index in
-    numba's on-disk cache; False when all have one; None when numba's cache cannot be
-    inspected (its layout is not public API, so this is a best guess, never an error).
+    True when some function has neither a compiled version in this process nor a fresh
+    entry in numba's on-disk cache (none, or one for an older source file); False when all
+    have one; None when numba's cache cannot be read (its layout is not public API, so
+    this is a best guess, never an error).
     """
     try:
         for fn in _JITTED:
             if fn.signatures:
                 continue
-            index = Path(fn._cache._cache_file._index_path)
-            if not index.is_file():
+            if not fn._cache._cache_file._load_index():
                 return True
         return False
-    except AttributeError:
+    except (AttributeError, OSError, ValueError, EOFError, pickle.UnpicklingError):
         return None
 
 
@@ -86,8 +91,9 @@ def hdbscan_labels(
     min_cluster_size: int = 10,
     min_samples: int | None = None,
     cluster_selection_method: str = "eom",
+    ties: str = "sequential",
 ) -> np.ndarray:
-    """HDBSCAN* labels of weighted rows, exact, independent of row order.
+    """HDBSCAN* labels of weighted rows, exact.
 
     A row of weight ``w`` is clustered as ``w`` identical points would be: the labels
     equal those of ``np.repeat(X, weights, axis=0)`` clustered with unit weights, row for
@@ -100,6 +106,10 @@ def hdbscan_labels(
         min_samples: neighbours defining core distances, not counting the point itself
             (as hdbscan and fast_hdbscan count); None means ``min_cluster_size``.
         cluster_selection_method: ``"eom"`` or ``"leaf"``.
+        ties: ``"sequential"``: merges of equal height one at a time, in the order of the
+            key (mutual reachability, distance, low row, high row) — row order breaks the
+            last ties; ``"simultaneous"``: touching merges of equal height at once, as in
+            HDBSCAN*'s level-set definition — no dependence on row order at all.
 
     Returns:
         ``(m,) int64`` labels: −1 for noise, else the id of the cluster (ids depend on row
@@ -125,6 +135,8 @@ def hdbscan_labels(
         raise ValueError("min_cluster_size must be ≥ 2 and min_samples ≥ 1")
     if cluster_selection_method not in ("eom", "leaf"):
         raise ValueError(f"unknown cluster selection method {cluster_selection_method!r}")
+    if ties not in TIES:
+        raise ValueError(f"unknown ties {ties!r}: use one of {', '.join(TIES)}")
     if not np.isfinite(X).all():
         raise ValueError("rows must be finite")
     labels = np.full(m, -1, dtype=np.int64)
@@ -154,7 +166,12 @@ def hdbscan_labels(
         np.ascontiguousarray(e_lo[sort]), np.ascontiguousarray(e_hi[sort]), w
     )
     leaf_cl, leaf_lam, cl_parent, cl_birth, cl_size = tree.condense(
-        children, np.ascontiguousarray(mr2[sort]), size, core2, int(min_cluster_size)
+        children,
+        np.ascontiguousarray(mr2[sort]),
+        size,
+        core2,
+        int(min_cluster_size),
+        ties == "simultaneous",
     )
     parents = np.concatenate([leaf_cl, cl_parent[1:]])
     lambdas = np.concatenate([leaf_lam, cl_birth[1:]])

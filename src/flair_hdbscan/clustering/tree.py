@@ -5,20 +5,25 @@ every such row exactly what HDBSCAN* gives its ``w`` copies clustered one by one
 argument is in :mod:`flair_hdbscan.clustering`):
 
 * sizes in the hierarchy are sums of weights;
-* merges of equal height that touch are one event (edges of equal weight are removed
-  together, as in HDBSCAN*'s definition), so the order of tied merges does not matter;
-* below its core distance a row is ``w`` separate points; above it, one part of weight
-  ``w``: it drops out whole where a part too small to be a cluster does, or, weighing
+* with simultaneous ties, merges of equal height that touch are one event (edges of
+  equal weight are removed together, as in HDBSCAN*'s definition);
+* a row drops out whole where a part too small to be a cluster does, or, weighing
   ``min_cluster_size`` or more, continues (or founds) a cluster and its points fall out
   together at ``λ = 1 / core`` (infinite when the row alone holds ``min_samples + 1``
-  points);
+  points); with simultaneous ties, a row whose core distance equals the height of the
+  event comes apart there into single points;
 * stabilities are sums over (cluster, λ) groups with integer point counts, added in
   increasing λ, and excess of mass adds a cluster's children's scores in increasing order,
   so the copies of a row and the row with its weight give the very same floating-point
   numbers.
 
-All loops are iterative (explicit stacks, clusters processed in id order, children after
-parents), so a deep hierarchy cannot overflow the stack; ``cache=True``.
+Why not fast_hdbscan's ``cluster_trees``: its weighted ``condense_tree`` never emits a
+row heavy enough to be a cluster by itself (the row is then labelled noise), it keeps
+sizes and lambdas in float32, merges ties one at a time, and its excess-of-mass selection
+recurses once per level of the cluster tree (the stack overflow seen at 3 M rows).
+
+All loops here are iterative (explicit stacks, clusters processed in id order, children
+after parents), so a deep hierarchy cannot overflow the stack; ``cache=True``.
 """
 
 from __future__ import annotations
@@ -88,19 +93,18 @@ def _eliminate(node, cluster, lam, children, m, leaf_cluster, leaf_lambda, stack
 
 
 @numba.njit(cache=True)
-def condense(children, height2, size, core2, min_cluster_size):
-    """The condensed tree, top-down, with weighted rows and simultaneous equal-height merges.
+def condense(children, height2, size, core2, min_cluster_size, simultaneous):
+    """The condensed tree, top-down, with weighted rows.
 
-    Merges at one height that touch each other are one event (HDBSCAN*'s level sets:
-    edges of equal weight are removed together), so the result does not depend on the
-    order in which tied edges were merged. At such an event of height ``h`` the parts
-    just below ``h`` are: subtrees of lower height (their weight), rows whose core
-    distance is below ``h`` (their weight), and rows whose core distance is ``h`` itself,
-    which come apart into single points. If two or more parts weigh ≥
-    ``min_cluster_size``, each becomes a new cluster born at ``λ = 1 / h``; if one does,
-    it continues the current cluster; the other parts' points fall out at ``λ``. A row
-    that reaches the top of the work list as a cluster (or part of one) on its own falls
-    out whole at ``1 / core``, where its identical points come apart.
+    Each merge of height ``h`` (with ``simultaneous``: each set of touching merges of
+    height ``h``, one event as in HDBSCAN*'s level sets) has parts just below ``h``: the
+    two merged nodes (with ``simultaneous``: the subtrees of lower height, rows whose core
+    distance is below ``h``, and rows whose core distance is ``h`` itself, which come
+    apart into single points). If two or more parts weigh ≥ ``min_cluster_size``, each
+    becomes a new cluster born at ``λ = 1 / h``; if one does, it continues the current
+    cluster; the other parts' points fall out at ``λ``. A row that is a part weighing ≥
+    ``min_cluster_size`` falls out whole later, at ``1 / core``, where its identical
+    points come apart.
 
     Args:
         children: ``(m − 1, 2) int64`` from :func:`single_linkage`.
@@ -108,6 +112,7 @@ def condense(children, height2, size, core2, min_cluster_size):
         size: ``(2m − 1,) int64`` weight under each node.
         core2: ``(m,) float64`` squared core distance of each row.
         min_cluster_size: smallest cluster, in points (weights).
+        simultaneous: merges of equal height that touch are one event.
 
     Returns:
         ``leaf_cluster`` ``(m,) int64`` the cluster each row falls out of and
@@ -146,14 +151,15 @@ def condense(children, height2, size, core2, min_cluster_size):
             continue
         h = height2[node - m]
         lam = lambda_of(h)
-        # the parts just below h: descend through merges of the same height
+        # the parts just below h: the two children, or with simultaneous ties every part
+        # reached through merges of the same height
         n_parts = 0
         gsp = 1
         gather[0] = node
         while gsp > 0:
             gsp -= 1
             x = gather[gsp]
-            if x >= m and height2[x - m] == h:
+            if x >= m and (x == node or (simultaneous and height2[x - m] == h)):
                 gather[gsp] = children[x - m, 0]
                 gather[gsp + 1] = children[x - m, 1]
                 gsp += 2
@@ -163,8 +169,8 @@ def condense(children, height2, size, core2, min_cluster_size):
         n_big = 0
         for i in range(n_parts):
             x = parts[i]
-            # a row whose core distance is h comes apart into single points here
-            whole = x >= m or core2[x] < h
+            # simultaneous: a row whose core distance is h comes apart into points here
+            whole = x >= m or core2[x] < h or not simultaneous
             big[i] = whole and size[x] >= min_cluster_size
             if big[i]:
                 n_big += 1
