@@ -99,7 +99,11 @@ def test_sequential_ties_match_hdbscan_on_the_canonical_linkage(kind, method, mc
     k = mcs if ms is None else ms
     ref = sequential_labels(expanded, min_cluster_size=mcs, min_samples=k, method=method)
     ours = hdbscan_labels(
-        expanded, min_cluster_size=mcs, min_samples=ms, cluster_selection_method=method
+        expanded,
+        min_cluster_size=mcs,
+        min_samples=ms,
+        cluster_selection_method=method,
+        ties="sequential",
     )
     np.testing.assert_array_equal(first_appearance(ours), first_appearance(ref))
     assert (ref >= 0).any()  # a case with clusters, not a vacuous one

@@ -38,7 +38,7 @@ class Clustering:
 
 
 def _check(
-    min_cluster_size: int, min_samples: int | None, method: str, backend: str, ties: str
+    min_cluster_size: int, min_samples: int | None, method: str, backend: str, ties: str | None
 ) -> None:
     if backend not in BACKENDS:
         raise OptionError(f"unknown HDBSCAN backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -50,11 +50,12 @@ def _check(
         raise OptionError(f"min_cluster_size must be at least 2, got {min_cluster_size}")
     if min_samples is not None and int(min_samples) < 1:
         raise OptionError(f"min_samples must be at least 1, got {min_samples}")
-    if ties not in TIES:
+    if ties is not None and ties not in TIES:
         raise OptionError(f"unknown ties {ties!r}: use one of {', '.join(TIES)}")
-    if ties != "sequential" and backend != "flair":
+    if ties is not None and backend != "flair":
         raise OptionError(
-            f"ties={ties!r} needs the flair backend: {backend} merges tied edges one at a time"
+            f"ties={ties!r} is an option of the flair backend: {backend} merges tied edges "
+            "one at a time in the order of its rows"
         )
 
 
@@ -106,7 +107,7 @@ def cluster_pixels(
     cluster_selection_method: str = "eom",
     backend: str = "flair",
     dedup: bool = False,
-    ties: str = "sequential",
+    ties: str | None = None,
 ) -> Clustering:
     """Cluster pixel features with HDBSCAN.
 
@@ -123,27 +124,28 @@ def cluster_pixels(
             ``min_cluster_size``, the libraries' default.
         cluster_selection_method: ``"eom"`` (excess of mass) or ``"leaf"``.
         backend: ``"flair"`` (the package's exact HDBSCAN*: distinct rows weighted by
-            their counts, equal to clustering every row, ties broken canonically),
+            their counts, equal to clustering every row; ties as ``ties`` says),
             ``"fast_hdbscan"``, ``"hdbscan"`` (exact minimum spanning tree) or ``"sklearn"``.
         dedup: library backends: cluster the distinct rows weighted by their counts,
             capped at ``min_samples - 1`` (fast_hdbscan only; NOT equivalent to clustering
             every row — fast_hdbscan 0.3's weighted path differs from its unweighted one).
             The ``"flair"`` backend always clusters distinct rows, exactly, so the flag
             changes nothing there.
-        ties: ``"flair"`` only. ``"sequential"`` (default): merges of equal height one at
-            a time in canonical order, the libraries' convention (they use row order);
-            ``"simultaneous"``: touching merges of equal height at once — HDBSCAN*'s
-            level-set definition, which no order of tied edges can change. They differ at
-            ties only: with ``"simultaneous"`` a point where clusters meet at one height
-            stays with the cluster above them (usually noise) instead of joining one.
+        ties: ``"flair"`` only; None means ``"simultaneous"``: touching merges of equal
+            height at once — HDBSCAN*'s level-set definition, which no order of rows,
+            columns or tied edges can change. ``"sequential"``: merges of equal height one
+            at a time in canonical (lexicographic) order — the libraries' convention, with
+            a fixed order instead of row order; it changes when the columns are permuted.
+            They differ at ties only: with ``"simultaneous"`` a point where clusters meet
+            at one height stays with the cluster above them instead of joining one.
 
     Returns:
         A :class:`Clustering` whose labels follow the rows of ``X``.
 
     Raises:
         OptionError: on an unknown backend, method or ``ties``, an out-of-range size,
-            ``dedup`` with a backend that takes no sample weights, or ``ties`` other than
-            ``"sequential"`` with a library backend.
+            ``dedup`` with a backend that takes no sample weights, or ``ties`` with a
+            library backend.
     """
     _check(min_cluster_size, min_samples, cluster_selection_method, backend, ties)
     if dedup and backend not in ("flair", "fast_hdbscan"):
@@ -171,7 +173,7 @@ def cluster_pixels(
             min_cluster_size=mcs,
             min_samples=ms,
             cluster_selection_method=cluster_selection_method,
-            ties=ties,
+            ties="simultaneous" if ties is None else ties,
         )
         labels[rows] = _renumber(out)[inverse]
     else:

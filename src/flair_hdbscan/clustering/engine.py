@@ -3,8 +3,8 @@
 :func:`hdbscan_labels` runs the stages of the package — k-d tree and weighted core
 distances (:mod:`.kdtree`), the minimum spanning tree of mutual reachability
 (:mod:`.boruvka`), single linkage, condensed tree and selection (:mod:`.tree`) — on rows
-with integer weights. Rows must be finite; with ``ties="sequential"`` their order breaks
-the ties left by the edge key (callers pass rows in canonical order).
+with integer weights. Rows must be finite. With ``ties="sequential"`` (not the default)
+their order breaks the ties left by the edge key (callers pass rows in canonical order).
 
 Compilation: every numba function of the package is compiled with ``cache=True``; the
 first process on a machine compiles them once (about 20 s on a 2-core machine, measured
@@ -27,9 +27,9 @@ __all__ = ["TIES", "hdbscan_labels", "needs_compilation", "warm_up_notice"]
 
 log = logging.getLogger(__name__)
 
-#: how merges of equal height are taken: one at a time in the canonical order (as the
-#: libraries do, in row order), or together (HDBSCAN*'s level-set definition)
-TIES: tuple[str, ...] = ("sequential", "simultaneous")
+#: how merges of equal height are taken: together (HDBSCAN*'s level-set definition, the
+#: default), or one at a time in the canonical order (as the libraries do, in row order)
+TIES: tuple[str, ...] = ("simultaneous", "sequential")
 
 #: compile time of the package's numba code, first process, 2-core machine (rounded)
 COMPILE_SECONDS = 20
@@ -91,7 +91,7 @@ def hdbscan_labels(
     min_cluster_size: int = 10,
     min_samples: int | None = None,
     cluster_selection_method: str = "eom",
-    ties: str = "sequential",
+    ties: str = "simultaneous",
 ) -> np.ndarray:
     """HDBSCAN* labels of weighted rows, exact.
 
@@ -106,10 +106,11 @@ def hdbscan_labels(
         min_samples: neighbours defining core distances, not counting the point itself
             (as hdbscan and fast_hdbscan count); None means ``min_cluster_size``.
         cluster_selection_method: ``"eom"`` or ``"leaf"``.
-        ties: ``"sequential"``: merges of equal height one at a time, in the order of the
+        ties: ``"simultaneous"``: touching merges of equal height at once, as in
+            HDBSCAN*'s level-set definition — no dependence on row order at all;
+            ``"sequential"``: merges of equal height one at a time, in the order of the
             key (mutual reachability, distance, low row, high row) — row order breaks the
-            last ties; ``"simultaneous"``: touching merges of equal height at once, as in
-            HDBSCAN*'s level-set definition — no dependence on row order at all.
+            last ties.
 
     Returns:
         ``(m,) int64`` labels: −1 for noise, else the id of the cluster (ids depend on row
