@@ -2,7 +2,7 @@
 
 On pixel rows of the project's generated imagery (raw aerial features, value / 255), side
 by side: rows, distinct rows, wall and CPU seconds of ``cluster_pixels`` (default
-``ties="sequential"``, and ``"simultaneous"``) and of plain
+``ties="simultaneous"``, and ``"sequential"``) and of plain
 ``fast_hdbscan.HDBSCAN(min_cluster_size=10).fit(X)`` (and of exact
 ``hdbscan.HDBSCAN(min_cluster_size=10, approx_min_span_tree=False)`` where it finishes
 within ``--exact-timeout``), the speed ratios, clusters, noise share, and adjusted Rand
@@ -18,7 +18,7 @@ the generated patches (1 M and 3 M rows: every pixel, stride 1).
 
 Usage: python benchmarks/hdbscan_speed.py [--sizes 100000 1000000 3000000]
        [--patches 12] [--seed 6] [--data DIR] [--exact-timeout 1800] [--exact-max 1000000]
-       [--compile]
+       [--compile] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def worker(method: str, src: Path, out: Path, shuffle: int | None, jitter: bool)
     if method.startswith("flair"):
         from flair_hdbscan.clustering import cluster_pixels
 
-        ties = "simultaneous" if method == "flair-simultaneous" else "sequential"
+        ties = "sequential" if method == "flair-sequential" else "simultaneous"
         cluster_pixels(warm, ties=ties)
 
         def fit():
@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--exact-timeout", type=float, default=1800.0)
     parser.add_argument("--exact-max", type=int, default=1_000_000, help="largest N for hdbscan")
     parser.add_argument("--compile", action="store_true", help="also time the first compile")
+    parser.add_argument("--keep", type=Path, default=None, help="save every labelling here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -190,7 +191,7 @@ def main() -> None:
             plan = [
                 ("flair", None, None),
                 ("flair", 1, None),
-                ("flair-simultaneous", None, None),
+                ("flair-sequential", None, None),
                 ("fast_hdbscan", None, None),
             ]
             if n <= args.exact_max:
@@ -206,7 +207,7 @@ def main() -> None:
                 jit = {}
                 for name, method, shuffle in (
                     ("flair", "flair", None),
-                    ("flair-simultaneous", "flair-simultaneous", None),
+                    ("flair-sequential", "flair-sequential", None),
                     ("hdbscan", "hdbscan", None),
                     ("hdbscan (shuffled)", "hdbscan", 1),
                 ):
@@ -219,6 +220,12 @@ def main() -> None:
                 for a_name, a_lab in jit.items():
                     cells = " ".join(f"{ari(a_lab, b_lab):.4f}" for b_lab in jit.values())
                     print(f"    {a_name:20s} {cells}   ({a_lab.max() + 1})")
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                np.savez_compressed(
+                    args.keep / f"labels_{n}.npz",
+                    **{k: v["labels"] for k, v in runs.items() if isinstance(v, dict)},
+                )
             ours = runs["flair"]
             exact = runs.get("hdbscan")
             has_exact = isinstance(exact, dict)

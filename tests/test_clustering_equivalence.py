@@ -30,15 +30,18 @@ def first_appearance(labels):
 
 
 def pixel_like(n, seed):
-    """Quantised 3-band 'pixels' (grey levels / 255, float32): most rows repeat."""
-    X, _ = make_blobs(n, n_features=3, centers=4, cluster_std=2.0, random_state=seed)
-    return (np.clip(np.round(X * 3 + 128), 0, 255) / 255).astype(np.float32)
+    """Quantised 3-band 'pixels' (grey levels / 255, float32): about half the rows are
+    repeats, some rows weigh more than min_samples + 1, distances tie massively."""
+    X, _ = make_blobs(
+        n, n_features=3, centers=4, cluster_std=[0.4, 0.8, 1.5, 3.0], random_state=seed
+    )
+    return (np.clip(np.round(X + 128), 0, 255) / 255).astype(np.float32)
 
 
 def repeated_blobs(n, seed):
-    """Continuous blobs, each row repeated 1..5 times."""
+    """Continuous blobs, each row repeated 1 to 20 times."""
     X, _ = make_blobs(n, n_features=2, centers=3, random_state=seed)
-    counts = np.random.default_rng(seed).integers(1, 6, n)
+    counts = np.random.default_rng(seed).choice([1, 1, 1, 2, 3, 5, 12, 20], n)
     return np.repeat(X.astype(np.float32), counts, axis=0)
 
 
@@ -53,11 +56,12 @@ DATA = {"pixels": lambda s: pixel_like(400, s), "blobs": lambda s: repeated_blob
 def test_weighted_distinct_rows_equal_repeated_rows(kind, ties, method, mcs, ms, seed):
     X = DATA[kind](seed)
     _, rows, counts, _ = canonical_rows(X)
-    assert counts.max() > 1  # the data repeat
+    assert counts.max() > 16  # some rows are clusters of identical points on their own
     expanded = np.repeat(rows, counts, axis=0)
     kw = dict(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=method, ties=ties)
     one_by_one = hdbscan_labels(expanded, **kw)
     weighted = hdbscan_labels(rows, counts, **kw)
+    assert one_by_one.max() >= 1  # two clusters or more: not a vacuous comparison
     np.testing.assert_array_equal(
         first_appearance(np.repeat(weighted, counts)), first_appearance(one_by_one)
     )
@@ -69,7 +73,7 @@ def test_weighted_distinct_rows_equal_repeated_rows(kind, ties, method, mcs, ms,
 @pytest.mark.parametrize("kind", sorted(DATA))
 def test_simultaneous_ties_match_the_level_set_definition(kind, method, mcs, ms, seed):
     # the reference: HDBSCAN* from its definition, dense, exact stabilities (no tree of ours)
-    X = DATA[kind](seed)[:300]
+    X = DATA[kind](seed)[:200]
     _, rows, counts, _ = canonical_rows(X)
     expanded = np.repeat(rows, counts, axis=0)
     k = mcs if ms is None else ms
@@ -93,7 +97,7 @@ def test_sequential_ties_match_hdbscan_on_the_canonical_linkage(kind, method, mc
     # the reference: Kruskal over all pairs under the same edge key, then hdbscan's own
     # condensed tree, stability and selection code
     pytest.importorskip("hdbscan._hdbscan_tree")
-    X = DATA[kind](seed)[:300]
+    X = DATA[kind](seed)[:200]
     _, rows, counts, _ = canonical_rows(X)
     expanded = np.repeat(rows, counts, axis=0)
     k = mcs if ms is None else ms
