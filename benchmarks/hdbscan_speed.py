@@ -10,15 +10,18 @@ indices between them. Quantised pixels tie many distances, so the exact referenc
 also run on shuffled rows: its agreement with itself is the yardstick for the others.
 
 Every clustering runs in a fresh subprocess (after a small warm-up fit that compiles or
-loads numba code), so a crash — plain fast_hdbscan overflowed the 8 MiB stack at 3 M rows
-— is reported, not fatal, and CPU seconds are those of that process alone (all threads).
+loads numba code), so a crash is reported, not fatal, and CPU seconds are those of that
+process alone (all threads). ``--deep N`` also clusters a chain of N nested clusters
+(12 N rows): plain fast_hdbscan recurses once per level in its cluster selection and
+overflows the 8 MiB stack (SIGSEGV at N = 200,000); ``cluster_pixels`` runs it in a
+big-stack thread (``fast_hdbscan-big-stack``), and the flair code is iterative.
 
 N rows are the first N training-sample rows at the sparsest stride that yields N rows from
 the generated patches (1 M and 3 M rows: every pixel, stride 1).
 
 Usage: python benchmarks/hdbscan_speed.py [--sizes 100000 1000000 3000000]
        [--patches 12] [--seed 6] [--data DIR] [--exact-timeout 1800] [--exact-max 1000000]
-       [--compile] [--keep DIR]
+       [--compile] [--keep DIR] [--deep N_CLUSTERS]
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ def worker(method: str, src: Path, out: Path, shuffle: int | None, jitter: bool)
 
         def fit():
             return cluster_pixels(X, ties=ties).labels
+
+    elif method == "fast_hdbscan-big-stack":
+        from flair_hdbscan.clustering import cluster_pixels
+
+        cluster_pixels(warm, backend="fast_hdbscan")
+
+        def fit():
+            return cluster_pixels(X, backend="fast_hdbscan").labels
 
     elif method == "fast_hdbscan":
         import fast_hdbscan
@@ -121,6 +132,20 @@ def pixel_rows(ds, n: int) -> np.ndarray:
     raise SystemExit(f"the data hold fewer than {n} pixel rows: raise --patches")
 
 
+def deep_chain(n_blocks: int, size: int = 12) -> np.ndarray:
+    """``(n_blocks * size, 2) float32`` rows whose cluster tree is ``n_blocks`` deep.
+
+    Block ``b`` (``size`` points spread over 1e-3 of the smallest gap) sits at a gap of
+    ``1 / (b + 1)`` from block ``b + 1``: the rest of the chain is always denser than the
+    gap that separates the next block, so every split peels one block off.
+    """
+    gaps = 1.0 / np.arange(1, n_blocks + 1)
+    starts = np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+    spread = np.random.default_rng(0).uniform(0, 1e-3, (n_blocks, size)) * gaps[-1]
+    x = (starts[:, None] + spread).reshape(-1)
+    return np.ascontiguousarray(np.column_stack([x, np.zeros_like(x)]), dtype=np.float32)
+
+
 def compile_times() -> None:
     """First- and second-process time of a small clustering, with an empty numba cache."""
     code = (
@@ -155,6 +180,9 @@ def main() -> None:
     parser.add_argument("--exact-max", type=int, default=1_000_000, help="largest N for hdbscan")
     parser.add_argument("--compile", action="store_true", help="also time the first compile")
     parser.add_argument("--keep", type=Path, default=None, help="save every labelling here")
+    parser.add_argument(
+        "--deep", type=int, default=0, help="also cluster a chain this many clusters deep"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -251,6 +279,19 @@ def main() -> None:
                     f"{a_ours:10.4f} {a_exact}  {load}"
                 )
             print(f"  (× = time / flair time; {PLAIN_STACK_NOTE})")
+        if args.deep:
+            X = deep_chain(args.deep)
+            src = tmp / "deep.npy"
+            np.save(src, X)
+            print(f"\na chain of {args.deep:,} nested clusters, {X.shape[0]:,} rows:")
+            for method in ("flair", "fast_hdbscan", "fast_hdbscan-big-stack"):
+                res = run_worker(method, src, tmp / "labels.npy")
+                if isinstance(res, dict):
+                    res = (
+                        f"{res['wall']:8.2f} s wall {res['cpu']:8.2f} s CPU, "
+                        f"{res['labels'].max() + 1:,} clusters"
+                    )
+                print(f"  {method:24s} {res}   (load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
