@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import rasterio
 
-from flair_hdbscan import dataset as ds_mod
-from flair_hdbscan.dataset import FlairDataset, find_split, split_from_config
+from flair_hdbscan import summary as summary_mod
+from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan.discovery import find_split, split_from_config
 from flair_hdbscan.errors import DataError, OptionError
 from flair_hdbscan.nomenclature import to_reduced
+from flair_hdbscan.provenance import data_digest
 from flair_tree import (
     PATCHES,
     expected_clear,
@@ -64,7 +66,7 @@ def test_find_split_test_split_and_no_labels(tmp_path):
     with pytest.raises(DataError, match="no labels"):
         ds.read_mask(0)
     with pytest.raises(DataError, match="path_labels_test"):
-        ds_mod.class_distribution(ds)
+        summary_mod.class_distribution(ds)
 
 
 def test_find_split_nothing_there(tmp_path):
@@ -89,7 +91,7 @@ def test_config_and_discovery_agree(tree, tmp_path):
     assert b.paths.aerial.resolve() == tree.aerial.resolve()
     assert [p.patch_id for p in a.patches] == [p.patch_id for p in b.patches] == IDS
     assert [p.centroid for p in a.patches] == [p.centroid for p in b.patches]
-    assert a.fingerprint() == b.fingerprint()
+    assert data_digest(a) == data_digest(b)
 
 
 def test_config_errors(tree, tmp_path):
@@ -144,11 +146,14 @@ def test_getitem_shapes_and_values(ds, tree):
         ds[len(ds)]
 
 
-def test_elevation_and_profile(ds, tree):
+def test_read_patch_and_profile(ds, tree):
     pid = IDS[1]
-    elevation = ds.read_elevation_m(1)
-    assert elevation.dtype == np.float32 and elevation.shape == (512, 512)
-    np.testing.assert_allclose(elevation, tree.images[pid][4] / 5.0)
+    patch = ds.read_patch(1)
+    np.testing.assert_array_equal(patch.image, tree.images[pid])
+    np.testing.assert_array_equal(patch.mask, tree.masks[pid])
+    np.testing.assert_array_equal(patch.labels, to_reduced(tree.masks[pid]))
+    assert patch.patch_id == pid and patch.profile == ds.read_profile(1)
+    assert ds.read_patch(1, labels=False).mask is None
     profile = ds.read_profile(1)
     assert (profile["width"], profile["height"]) == (512, 512)
 
@@ -164,7 +169,7 @@ def test_read_sentinel_crop_and_mmap(ds, tree, monkeypatch):
     fresh = FlairDataset(ds.paths)
     monkeypatch.setattr(np, "load", spy)
     i = fresh.index("000101")  # centroid (10, 25) in a 48 x 52 area: pads 10 rows on top
-    sp = fresh.read_sentinel(i)
+    sp = fresh.read_sentinel(i, size=40)
     assert sp.data.shape == (5, 10, 40, 40) and sp.data.dtype == np.uint16
     assert sp.masks.shape == (5, 2, 40, 40) and sp.masks.dtype == np.uint8
     assert sp.valid.shape == (40, 40)
@@ -175,9 +180,9 @@ def test_read_sentinel_crop_and_mmap(ds, tree, monkeypatch):
     assert sp.dates == tree.dates["D004_2021-Z1_NN"]
     assert len(calls) == 2 and all(mode == "r" for _, mode in calls)
     # same area again: memmaps are cached
-    fresh.read_sentinel(fresh.index("000412"))
+    fresh.read_sentinel(fresh.index("000412"), size=40)
     assert len(calls) == 2
-    fresh.read_sentinel(fresh.index("000205"))
+    fresh.read_sentinel(fresh.index("000205"), size=40)
     assert len(calls) == 4
     assert isinstance(fresh._areas["D004_2021-Z1_NN"].data, np.memmap)
 
@@ -188,31 +193,18 @@ def test_read_sentinel_other_size_and_right_border(ds):
     assert sp.valid[:, :6].all() and not sp.valid[:, 6:].any()
 
 
-def test_sentinel_patch_filters(ds, tree):
-    sp = ds.read_sentinel(ds.index("000205"))  # T = 9, crop fully inside
-    keep_train = sp.clear()
-    keep_note = sp.clear(area_threshold=0.2, proba_threshold=20)
-    # t % 3 == 1: fully cloudy; t % 3 == 2: 30 % of the area's rows at 40 -> in the crop,
-    # rows 12..51 of 64, the cloudy rows 0..18 cover 7 of 40 rows (17.5 %)
-    assert keep_train.tolist() == [t % 3 != 1 for t in range(9)]
-    assert keep_note.tolist() == [t % 3 != 1 for t in range(9)]
-    filtered = sp.filtered(area_threshold=0.5, proba_threshold=60)
-    assert filtered.data.shape[0] == 6 and len(filtered.dates) == 6
-    means, months = sp.monthly()
-    assert means.dtype == np.float32
-    assert len(months) == len({(d.year, d.month) for d in sp.dates})
-
-
 def test_pickle_drops_memmaps(ds):
-    ds.read_sentinel(0)
+    ds.read_sentinel(0, size=40)
     assert ds._areas
     clone = pickle.loads(pickle.dumps(ds))
     assert clone._areas == {}
-    np.testing.assert_array_equal(clone.read_sentinel(0).data, ds.read_sentinel(0).data)
+    np.testing.assert_array_equal(
+        clone.read_sentinel(0, size=40).data, ds.read_sentinel(0, size=40).data
+    )
 
 
 def test_summary(ds, tree):
-    summary = ds.summary()
+    summary = summary_mod.split_summary(ds)
     assert summary["n_patches"] == 4
     assert summary["domains"] == ["D004_2021", "D013_2020", "D077_2021"]
     assert summary["patches_per_domain"]["D004_2021"] == 2
@@ -223,42 +215,48 @@ def test_summary(ds, tree):
         assert (detail["height"], detail["width"]) == (area.height, area.width)
         assert detail["clear_training"] == expected_clear(area.n_dates, notebook=False)
         assert detail["clear_notebook"] == expected_clear(area.n_dates, notebook=True)
-    assert summary["fingerprint"] == ds.fingerprint()
 
 
 def test_class_distribution(ds, tree):
-    full = ds_mod.class_distribution(ds, reduced=False)
+    full = summary_mod.class_distribution(ds, reduced=False)
     expected = np.bincount(np.concatenate([m.ravel() for m in tree.masks.values()]), minlength=20)
     assert full.dtype == np.int64 and full.shape == (20,)
     np.testing.assert_array_equal(full, expected)
     assert full[14:20].sum() > 0
-    reduced = ds_mod.class_distribution(ds)
+    reduced = summary_mod.class_distribution(ds)
     assert reduced.shape == (13,)
     np.testing.assert_array_equal(reduced[:12], expected[1:13])
     assert reduced[12] == expected[13:20].sum()
     assert reduced.sum() == 4 * 512 * 512
 
 
-def test_fingerprint_stable_and_size_sensitive(tmp_path):
+def test_data_digest_follows_names_sizes_times_and_content(tmp_path):
+    import os
+
     tree = make_tree(tmp_path / "a", patches=PATCHES[:2])
-    twin = make_tree(tmp_path / "b", patches=PATCHES[:2], seed=0)
-    first = FlairDataset.from_root(tree.root).fingerprint()
+    first = data_digest(FlairDataset.from_root(tree.root))
     assert len(first) == 64
-    assert FlairDataset.from_root(tree.root).fingerprint() == first
-    assert FlairDataset.from_root(twin.root).fingerprint() == first  # other folder
+    assert data_digest(FlairDataset.from_root(tree.root)) == first
+    content = data_digest(FlairDataset.from_root(tree.root), content=True)
     pid = PATCHES[0].patch_id
-    # same size, other content: unchanged by design (no content hashing)
-    path = tree.sen_path(PATCHES[0].area, "products")
-    path.write_text(path.read_text().replace("T105619", "T105620"))
-    assert FlairDataset.from_root(tree.root).fingerprint() == first
-    with open(tree.image_path(pid), "ab") as f:
-        f.write(b"\0" * 10)
-    assert FlairDataset.from_root(tree.root).fingerprint() != first
+    # a mask corrected in place, size and time kept: only the content digest sees it
+    path = tree.mask_path(pid)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    ds = FlairDataset.from_root(tree.root)
+    assert data_digest(ds) == first
+    assert data_digest(ds, content=True) != content
+    # a touched file changes the cheap digest
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert data_digest(ds) != first
     # a moved centroid changes it too
-    doc = json.loads(twin.centroids.read_text())
+    doc = json.loads(tree.centroids.read_text())
     doc[f"IMG_{pid}.tif"] = [1, 1]
-    twin.centroids.write_text(json.dumps(doc))
-    assert FlairDataset.from_root(twin.root).fingerprint() != first
+    tree.centroids.write_text(json.dumps(doc))
+    assert data_digest(FlairDataset.from_root(tree.root)) != first
 
 
 def test_unpaired_ids_named(tmp_path):
@@ -311,7 +309,7 @@ def test_centroid_outside_area(tmp_path):
     tree.centroids.write_text('{"IMG_000050.tif": [45, 3]}')  # area is 45 rows
     ds = FlairDataset.from_root(tmp_path)
     with pytest.raises(DataError, match="outside its 45×60 super area"):
-        ds.read_sentinel(0)
+        ds.read_sentinel(0, size=40)
 
 
 def test_mask_shape_must_match_image(tmp_path):
@@ -320,13 +318,6 @@ def test_mask_shape_must_match_image(tmp_path):
     ds = FlairDataset.from_root(tmp_path)
     with pytest.raises(DataError, match=r"256×256 but IMG_000050\.tif is 512×512"):
         ds.read_mask(0)
-
-
-def test_sat_patch_size_option(tree):
-    with pytest.raises(OptionError, match="sat_patch_size"):
-        FlairDataset.from_root(tree.root, sat_patch_size=0)
-    ds = FlairDataset.from_root(tree.root, sat_patch_size=12)
-    assert ds.read_sentinel(0).data.shape[-2:] == (12, 12)
 
 
 def test_reading_one_patch_opens_only_its_files(ds, monkeypatch):
@@ -340,3 +331,5 @@ def test_reading_one_patch_opens_only_its_files(ds, monkeypatch):
     monkeypatch.setattr(rasterio, "open", spy)
     ds[2]
     assert opened and all("000205" in p for p in opened)
+    # each of the patch's files is opened once
+    assert len(opened) == len(set(opened)) == 2

@@ -102,7 +102,9 @@ def test_cli_names_missing_prediction(masks):
     assert result.exit_code == 2
     assert "PRED_004200.tif" in result.output
     assert "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    # one error line, after the stage's timestamped progress line
+    lines = [ln for ln in result.output.strip().splitlines() if not ln.startswith("[")]
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
 
 
 def test_cli_rejects_prediction_out_of_range(masks):

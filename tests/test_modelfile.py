@@ -5,33 +5,18 @@ import zipfile
 import numpy as np
 import pytest
 
-from flair_hdbscan.dataset import FlairDataset
-from flair_hdbscan.errors import ModelFileError, OptionError
-from flair_hdbscan.modelfile import (
-    FORMAT_VERSION,
-    ExperimentModel,
-    load_model,
-    save_model,
-)
-from flair_hdbscan.models import ClusterThenLabel, KDTreeClassifier
-from flair_hdbscan.pixels import training_sample
-from flair_hdbscan.predict import fit_model, predict_maps
-from flair_hdbscan.sample_data import generate_sample
-from flair_hdbscan.study import EXPERIMENTS, StudyOptions, fit_experiment
+from flair_hdbscan.errors import ModelFileError
+from flair_hdbscan.model import PatchFeatures
+from flair_hdbscan.modelfile import FORMAT_VERSION, load_model, save_model
+from flair_hdbscan.models import KDTreeClassifier
+from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels
+
+NAMES = ("knn", "hdbscan-robust", "knn-satellite-normalized")
 
 
 @pytest.fixture(scope="module")
-def ds(tmp_path_factory):
-    root = generate_sample(tmp_path_factory.mktemp("data") / "d", n_patches=3, seed=0)
-    return FlairDataset.from_root(root, "train")
-
-
-@pytest.fixture(scope="module")
-def models(ds):
-    return {
-        name: fit_model(ds, name, StudyOptions(seed=3))
-        for name in ("knn", "hdbscan-robust", "knn-satellite-normalized")
-    }
+def models(fitted):
+    return fitted(NAMES, seed=3)
 
 
 def _arrays(path):
@@ -44,46 +29,45 @@ def _rewrite(path, arrays):
         np.savez(fh, **arrays)
 
 
-@pytest.mark.parametrize("name", ["knn", "hdbscan-robust", "knn-satellite-normalized"])
-def test_loaded_model_predicts_byte_for_byte(ds, models, name, tmp_path):
+def _predict(ds, i, model):
+    sat = model.experiment.features.use_satellite
+    px = read_patch_pixels(ds, i, sentinel=SentinelOptions.of(model.options) if sat else None)
+    return model.predict_pixels(PatchFeatures(px), clusters=model.is_hdbscan)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loaded_model_predicts_byte_for_byte(test_ds, models, name, tmp_path):
     model = models[name]
     path = save_model(tmp_path / f"{name}.model", model)
     loaded = load_model(path)
     assert loaded.experiment == model.experiment
     assert loaded.options == model.options
-    for i in range(len(ds)):
-        pred, clusters = predict_maps(ds, i, model, clusters=model.is_hdbscan)
-        pred2, clusters2 = predict_maps(ds, i, loaded, clusters=model.is_hdbscan)
-        assert pred2.dtype == np.uint8
-        assert pred.tobytes() == pred2.tobytes()
+    assert loaded.record == model.record
+    assert loaded.identity == model.identity
+    for i in range(len(test_ds)):
+        pred, clusters = _predict(test_ds, i, model)
+        pred2, clusters2 = _predict(test_ds, i, loaded)
+        assert pred2.dtype == np.uint8 and pred.tobytes() == pred2.tobytes()
         if model.is_hdbscan:
             assert clusters.tobytes() == clusters2.tobytes()
-    # the rebuilt estimators are the saved ones, not refitted variants
-    assert [s for s, _ in loaded.model.steps] == [s for s, _ in model.model.steps]
-    final, final2 = model.model[-1], loaded.model[-1]
-    assert type(final2) is type(final)
-    assert final2.get_params() == final.get_params()
-    if isinstance(final, ClusterThenLabel):
-        for attr in ("labels_", "train_clusters_", "cluster_classes_", "classes_"):
-            np.testing.assert_array_equal(getattr(final2, attr), getattr(final, attr))
-        assert final2.n_clusters_ == final.n_clusters_
-        np.testing.assert_array_equal(loaded.model[0].center_, model.model[0].center_)
+    assert [s for s, _ in loaded.estimator.steps] == [s for s, _ in model.estimator.steps]
+    assert loaded.estimator[-1].get_params() == model.estimator[-1].get_params()
 
 
-def test_metadata_records_options_mapping_and_versions(ds, models, tmp_path):
+def test_metadata_records_options_record_and_provenance(train_ds, models, tmp_path):
     path = save_model(tmp_path / "h.model", models["hdbscan-robust"])
     meta = json.loads(str(_arrays(path)["metadata"]))
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["experiment"] == "hdbscan-robust"
-    assert meta["mapping"] == "oracle"
     assert meta["columns"] == ["red", "green", "blue", "nir", "elevation"]
     assert meta["n_features"] == 5
     assert meta["options"]["seed"] == 3
-    assert meta["n_clusters"] >= 1
-    assert 0.0 <= meta["noise_fraction"] < 1.0
-    assert meta["dataset"] == {"split": "train", "fingerprint": ds.fingerprint()}
-    assert "numpy" in meta["versions"]
-    assert meta["flair_hdbscan_version"]
+    assert meta["record"]["diagnostics"]["n_clusters"] >= 1
+    assert meta["record"]["train_split"] == "train"
+    assert meta["record"]["n_labels_used"] >= meta["record"]["n_train_pixels"]
+    prov = meta["provenance"]
+    assert prov["data"]["split"] == "train" and len(prov["data"]["digest"]) == 64
+    assert "numpy" in prov["versions"] and prov["experiment"] == "hdbscan-robust"
 
 
 def test_model_file_holds_only_plain_arrays(models, tmp_path):
@@ -99,29 +83,37 @@ def test_model_file_holds_only_plain_arrays(models, tmp_path):
     assert not list(tmp_path.glob(".k.model.*"))  # no temporary left
 
 
-def test_fit_model_matches_fit_experiment(ds, models):
-    exp = next(e for e in EXPERIMENTS if e.name == "knn")
-    k = EXPERIMENTS.index(exp)
-    sample = training_sample(ds, stride=10)
-    direct = fit_experiment(exp, sample, StudyOptions(seed=3), k)
-    X = direct.model[-1].fit_X_
-    np.testing.assert_array_equal(models["knn"].model[-1].fit_X_, X)
-    np.testing.assert_array_equal(models["knn"].model.predict(X), direct.model.predict(X))
+def _edit_meta(fn):
+    def edit(meta, arrays):
+        fn(meta)
+
+    return edit
 
 
 @pytest.mark.parametrize(
     ("edit", "words"),
     [
-        (lambda m, a: m.update(columns=m["columns"][:-1]), "feature columns"),
-        (lambda m, a: a.update(fit_X=a["fit_X"][:, :-1]), "feature columns"),
-        (lambda m, a: m.update(n_features=7), "n_features"),
-        (lambda m, a: m.update(format_version=FORMAT_VERSION + 1), "format version"),
-        (lambda m, a: m["features"].update(append_intensity=True), "features"),
-        (lambda m, a: m.update(experiment="hdbscan"), "features"),
-        (lambda m, a: m.update(experiment="knn-robust"), "method"),
-        (lambda m, a: m["estimator"].update({"class": "KDTreeClassifier"}), "estimator"),
+        (_edit_meta(lambda m: m.update(columns=m["columns"][:-1])), "columns"),
+        (lambda m, a: a.update(fit_X=a["fit_X"][:, :-1]), "features for"),
+        (_edit_meta(lambda m: m.update(n_features=7)), "features for"),
+        (_edit_meta(lambda m: m.update(format_version=FORMAT_VERSION + 1)), "format version"),
+        (_edit_meta(lambda m: m.update(experiment="hdbscan")), "unexpected scaler"),
+        (_edit_meta(lambda m: m.update(experiment="knn-robust")), "method"),
+        (_edit_meta(lambda m: m.update(experiment="naive-uniform")), "invalid metadata"),
+        (_edit_meta(lambda m: m.update(n_features="5")), "invalid metadata at n_features"),
+        (_edit_meta(lambda m: m.update(columns="red")), "invalid metadata at columns"),
+        (_edit_meta(lambda m: m.update(options=[])), "invalid metadata at options"),
+        (_edit_meta(lambda m: m["options"].update(n_neighbors="5")), "unreadable options"),
+        (_edit_meta(lambda m: m["options"].update(stride=-1)), "unreadable options"),
+        (_edit_meta(lambda m: m["record"].update(n_labels_used=-3)), "record"),
+        (_edit_meta(lambda m: m["record"]["diagnostics"].update(noise_fraction=2)), "noise"),
+        (_edit_meta(lambda m: m.pop("provenance")), "provenance"),
         (lambda m, a: a.update(train_clusters=a["train_clusters"][:-1]), "cluster ids"),
         (lambda m, a: a.pop("cluster_table"), "cluster_table"),
+        (lambda m, a: a.update(classes=a["classes"] + 20), "outside 0..12"),
+        (lambda m, a: a.update(fit_X=a["fit_X"] * np.nan), "not finite"),
+        (lambda m, a: a.update(cluster_table=a["cluster_table"] + 99), "outside `classes`"),
+        (lambda m, a: a.update(extra=np.zeros(3)), "unexpected extra"),
     ],
 )
 def test_hand_edited_model_file_is_refused(models, tmp_path, edit, words):
@@ -135,6 +127,23 @@ def test_hand_edited_model_file_is_refused(models, tmp_path, edit, words):
         load_model(path)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_member_claiming_a_huge_shape_is_refused_before_allocation(models, tmp_path):
+    path = save_model(tmp_path / "k.model", models["knn"])
+    raw = bytearray(path.read_bytes())
+    # rewrite fit_X's header shape to (4000000000000, 5) without growing the file
+    header = raw.find(b"'shape': (")
+    assert header > 0
+    end = raw.find(b")", header)
+    fake = b"'shape': (4000000000000, 5"
+    original = raw[header:end]
+    assert len(fake) <= len(original) + 20
+    patched = raw[:header] + fake.ljust(len(original)) + raw[end:]
+    broken = tmp_path / "huge.model"
+    broken.write_bytes(bytes(patched))
+    with pytest.raises(ModelFileError, match=r"header does not fit|not a readable"):
+        load_model(broken)
 
 
 class _Payload:
@@ -167,7 +176,7 @@ def test_not_a_model_file(tmp_path):
         load_model(tmp_path / "missing.model")
     text = tmp_path / "notes.model"
     text.write_text("hello")
-    with pytest.raises(ModelFileError, match=r"not an \.npz archive"):
+    with pytest.raises(ModelFileError, match="not a readable model file"):
         load_model(text)
     npz = tmp_path / "other.model"
     buf = io.BytesIO()
@@ -177,18 +186,17 @@ def test_not_a_model_file(tmp_path):
         load_model(npz)
 
 
-def test_naive_experiments_are_refused(ds):
-    with pytest.raises(OptionError, match="random baseline"):
-        fit_model(ds, "naive-prevalence")
-    exp = EXPERIMENTS[0]
-    fitted = fit_experiment(exp, training_sample(ds, stride=50), StudyOptions(), 0)
-    with pytest.raises(OptionError, match="random baseline"):
-        ExperimentModel.from_fitted(fitted, StudyOptions())
+def test_naive_experiments_cannot_be_saved(fitted, tmp_path):
+    model = fitted(["naive-prevalence"])["naive-prevalence"]
+    with pytest.raises(ModelFileError, match="random baseline"):
+        save_model(tmp_path / "n.model", model)
+    assert not (tmp_path / "n.model").exists()
 
 
 def test_knn_rebuilt_from_points(models, tmp_path):
     path = save_model(tmp_path / "k.model", models["knn"])
-    final = load_model(path).model[-1]
+    final = load_model(path).estimator[-1]
     assert isinstance(final, KDTreeClassifier)
-    np.testing.assert_array_equal(final.fit_X_, models["knn"].model[-1].fit_X_)
-    np.testing.assert_array_equal(final.y_, models["knn"].model[-1].y_)
+    original = models["knn"].estimator[-1]
+    np.testing.assert_array_equal(final.fit_X_, original.fit_X_)
+    np.testing.assert_array_equal(final.classes_[final.y_], original.classes_[original.y_])

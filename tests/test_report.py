@@ -11,7 +11,6 @@ import dataclasses
 import io
 import json
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,21 +18,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from flair_hdbscan.dataset import FlairDataset, class_distribution
+from flair_hdbscan.experiments import EXPERIMENT_NAMES
 from flair_hdbscan.metrics import mean_iou
-from flair_hdbscan.report import (
-    class_counts,
-    confusion_key,
-    experiment_rows,
-    headline,
-    map_key,
-    oracle_experiments,
-    render_report,
-    write_figures,
-    write_report,
-)
-from flair_hdbscan.sample_data import generate_sample
-from flair_hdbscan.study import EXPERIMENT_NAMES, StudyOptions, run_study
+from flair_hdbscan.report import confusion_key, map_key, render_report, write_figures, write_report
+from flair_hdbscan.report.content import class_counts, headline, oracle_experiments
+from flair_hdbscan.results import experiment_rows
+from flair_hdbscan.summary import class_distribution, split_summary
 
 PNG_PREFIX = "data:image/png;base64,"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -114,20 +104,13 @@ def parse(page: str) -> Page:
 
 
 @pytest.fixture(scope="module")
-def sample_root(tmp_path_factory) -> Path:
-    return generate_sample(tmp_path_factory.mktemp("sample") / "flair", n_patches=2, seed=0)
-
-
-@pytest.fixture(scope="module")
-def full_run(sample_root, tmp_path_factory):
-    """Every experiment on the sample, its figures and its report (the one full run)."""
-    ds = FlairDataset.from_root(sample_root)
-    result = run_study(ds, "all", StudyOptions(map_patches=1, seed=0))
+def full_run(full, test_ds, tmp_path_factory):
+    """The session's full run (every experiment), its figures and its report."""
     out = tmp_path_factory.mktemp("report")
-    figures = write_figures(result, ds, out / "figures")
-    path = write_report(result, ds, figures, out / "report.html")
+    figures = write_figures(full, None, test_ds, out / "figures")
+    path = write_report(full, split_summary(test_ds), figures, out / "report.html")
     page = path.read_text(encoding="utf-8")
-    return {"ds": ds, "result": result, "figures": figures, "path": path, "page": page}
+    return {"ds": test_ds, "result": full, "figures": figures, "path": path, "page": page}
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +176,8 @@ def test_results_table_lists_every_experiment_and_its_scores(parsed, full_run):
     tables = [rows for sid, rows in parsed.tables if sid == "results"]
     assert len(tables) == 1
     header, *rows = tables[0]
-    assert header[:6] == ["experiment", "part", "method", "features", "mIoU", "OA"]
-    for column in ("train pixels", "labels used", "clusters", "noise", "purity", "mapping"):
+    assert header[:7] == ["experiment", "part", "method", "option", "scored on", "mIoU", "OA"]
+    for column in ("train pixels", "labels read", "clusters", "noise", "purity", "mapping"):
         assert column in header
     by_name = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
     assert list(by_name) == list(EXPERIMENT_NAMES)
@@ -203,6 +186,8 @@ def test_results_table_lists_every_experiment_and_its_scores(parsed, full_run):
         assert row["mIoU"] == f"{e['miou']:.3f}"
         assert row["train pixels"] == f"{e['n_train_pixels']:,}"
         assert row["mapping"] == (e["mapping"] or "—")
+        assert row["scored on"] == "test (held-out)"
+        assert row["labels read"] == f"{e['n_labels_used']:,}"
         if e["method"] == "hdbscan":
             assert row["clusters"] == f"{e['n_clusters']:,}"
 
@@ -219,8 +204,9 @@ def test_oracle_note_names_each_hdbscan_experiment(parsed, full_run):
 def test_dataset_section_shows_summary_and_class_distribution(parsed, full_run):
     ds, result = full_run["ds"], full_run["result"]
     text = parsed.text("dataset")
-    assert ds.fingerprint() in text
-    for domain in ds.summary()["domains"]:
+    assert result.run["dataset"]["score"]["digest"][:16] in text
+    assert "held-out" in text
+    for domain in split_summary(ds)["domains"]:
         assert domain in text
     counts = class_distribution(ds)
     np.testing.assert_array_equal(class_counts(result.to_dict()), counts)
@@ -236,10 +222,12 @@ def test_references_and_metadata(parsed, full_run):
     pairs = {k: v for rows in meta for k, v in rows}
     run = full_run["result"].run
     assert pairs["seed"] == "0"
-    assert pairs["dataset fingerprint"] == run["dataset"]["fingerprint"]
+    assert pairs["scoring data digest"] == run["dataset"]["score"]["digest"]
+    assert pairs["protocol"] == "held-out"
     assert pairs["numpy"] == run["versions"]["numpy"]
     assert pairs["min_cluster_size"] == "10"
     assert float(pairs["total (s)"]) == pytest.approx(run["seconds"]["total"], abs=0.06)
+    assert pairs["flair-hdbscan-code"] == run["versions"]["flair-hdbscan-code"]
 
 
 def test_prediction_maps_cover_every_experiment_and_hdbscan_adds_clusters(parsed, full_run):
@@ -277,6 +265,7 @@ def test_headline_picks_the_best_of_each_method():
     }
     for e in results["experiments"]:
         e["confusion_matrix"] = np.eye(13, dtype=int).tolist()
+        e["iou"] = [None] * 13
     best = headline(results)
     assert best == {
         "knn": ("knn-robust", 0.6),
@@ -285,21 +274,17 @@ def test_headline_picks_the_best_of_each_method():
     }
 
 
-def test_label_budget_run_is_not_called_oracle_and_text_is_escaped(full_run):
+def test_text_is_escaped_missing_figures_are_named_and_sample_data_is_said(full_run):
     result = full_run["result"]
-    experiments = [dict(e) for e in result.experiments]
-    for e in experiments:
-        if e["method"] == "hdbscan":
-            e["mapping"] = "budget-5"
     run = dict(result.run, dataset=dict(result.run["dataset"], root="/data/<b>&flair"))
-    changed = dataclasses.replace(result, run=run, experiments=experiments)
-    assert oracle_experiments(changed.to_dict()) == []
-    page = render_report(changed, full_run["ds"].summary(), {})
-    assert "No experiment of this run uses the oracle" in page
-    assert "budget-5" in page
+    changed = dataclasses.replace(result, run=run)
+    page = render_report(changed, split_summary(full_run["ds"]), {}, generated="seed 0")
     assert "<b>&flair" not in page and "/data/&lt;b&gt;&amp;flair" in page
     # figures missing from the dictionary are reported, not silently dropped
     assert "<img" not in page and "Figure missing" in page
+    first = parse(page).text("")  # the page's text before its first section
+    assert "Sample data, not FLAIR #2" in " ".join(page.split("<nav>")[0].split())
+    assert first is not None
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -321,6 +306,8 @@ def test_run_command_writes_results_figures_and_report_that_agree(sample_root, t
             "1",
             "--out",
             str(out),
+            "--workers",
+            "1",
         ],
     )
     assert outcome.exit_code == 0, outcome.output

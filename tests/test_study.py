@@ -1,133 +1,158 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sklearn.metrics import adjusted_rand_score
 
 from flair_hdbscan.cli.main import cli
+from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
+from flair_hdbscan.evaluation import evaluate_folders
+from flair_hdbscan.experiments import EXPERIMENT_NAMES, EXPERIMENTS, MODEL_EXPERIMENT_NAMES
 from flair_hdbscan.metrics import iou_per_class, mean_iou
-from flair_hdbscan.nomenclature import N_CLASSES
-from flair_hdbscan.study import (
-    EXPERIMENT_NAMES,
-    EXPERIMENTS,
-    StudyOptions,
-    run_study,
-    select_experiments,
-)
-
-
-@pytest.fixture(scope="module")
-def full(study_ds):
-    return run_study(study_ds, "all", StudyOptions(map_patches=1))
+from flair_hdbscan.modelfile import load_model, save_model
+from flair_hdbscan.nomenclature import IGNORE, N_CLASSES
+from flair_hdbscan.options import StudyOptions
+from flair_hdbscan.predict import predict_folder
+from flair_hdbscan.study import run_study
+from flair_hdbscan.summary import class_distribution
 
 
 def _cm(result, name):
     return np.array(result.experiment(name)["confusion_matrix"])
 
 
-def test_experiment_table_is_the_seed_order():
-    assert EXPERIMENT_NAMES[:3] == ("naive-uniform", "naive-prevalence", "knn")
-    assert len(EXPERIMENTS) == 17
-    assert [e.part for e in EXPERIMENTS] == sorted(e.part for e in EXPERIMENTS)
-    sat = [e.name for e in EXPERIMENTS if e.features.use_satellite]
-    assert sat == [n for n in EXPERIMENT_NAMES if "satellite" in n]
-
-
-def test_select_experiments_validates():
-    assert [e.name for e in select_experiments("hdbscan,knn")] == ["knn", "hdbscan"]
-    with pytest.raises(OptionError, match="knnn"):
-        select_experiments("knnn")
-
-
-def test_full_run_shapes_and_metadata(full, study_ds):
+def test_full_run_shapes_and_metadata(full, train_ds, test_ds):
     assert [e["name"] for e in full.experiments] == list(EXPERIMENT_NAMES)
-    n_labelled = sum(int((study_ds.read_labels(i) != 255).sum()) for i in range(len(study_ds)))
+    n_labelled = int(class_distribution(test_ds).sum())
     for e in full.experiments:
         cm = np.array(e["confusion_matrix"])
         assert cm.shape == (N_CLASSES, N_CLASSES)
         assert e["n_eval_pixels"] == cm.sum() == n_labelled
         assert len(e["iou"]) == 13
-        # the recorded mIoU is the FLAIR-convention mIoU of the recorded matrix
         assert e["miou"] == pytest.approx(mean_iou(cm), abs=1e-12)
+        assert (e["train_split"], e["score_split"], e["protocol"]) == ("train", "test", "held-out")
     run = full.run
-    assert run["seed"] == 0
-    assert run["dataset"]["fingerprint"] == study_ds.fingerprint()
-    assert {"numpy", "scikit-learn", "fast_hdbscan"} <= set(run["versions"])
+    assert (run["train_split"], run["score_split"], run["protocol"]) == (
+        "train",
+        "test",
+        "held-out",
+    )
+    assert run["dataset"]["train"]["n_patches"] == len(train_ds)
+    assert run["dataset"]["score"]["n_patches"] == len(test_ds)
+    assert run["provenance"]["train"]["digest"] != run["provenance"]["score"]["digest"]
+    assert {"numpy", "scikit-learn", "fast_hdbscan", "flair-hdbscan-code"} <= set(run["versions"])
     json.dumps(full.to_dict(), allow_nan=False)
 
 
-def test_oracle_mapping_recorded_and_labels_counted(full):
+def test_labels_read_are_counted(full, train_ds):
+    """Every ground-truth value read is counted, those read to drop "other" included."""
+    strided = sum(int(np.ceil(512 / 10)) ** 2 for _ in range(len(train_ds)))
+    assert full.run["n_labels_read"] == strided
     for e in full.experiments:
+        if e["name"] == "naive-uniform":
+            assert e["n_labels_used"] == 0
+        else:
+            assert e["n_labels_used"] == strided
         if e["method"] == "hdbscan":
             assert e["mapping"] == "oracle"
-            assert e["n_clusters"] > 0
-            assert 0 <= e["noise_fraction"] < 1
-            assert 0 < e["cluster_purity"] <= 1
-            assert 0 < e["largest_cluster_fraction"] <= 1
-            clustered = round((1 - e["noise_fraction"]) * e["n_train_pixels"])
-            assert e["n_labels_used"] == clustered
-        elif e["method"] == "knn":
+            assert e["n_clusters"] > 0 and 0 <= e["noise_fraction"] < 1
+            assert 0 < e["cluster_purity"] <= 1 and 0 < e["largest_cluster_fraction"] <= 1
+        else:
             assert e["mapping"] is None
-            assert e["n_labels_used"] == e["n_train_pixels"]
+        if e["method"] in ("knn", "hdbscan"):
+            assert e["n_train_pixels"] <= e["n_labels_used"]
 
 
-def test_ordering_knn_beats_hdbscan_beats_naive(full):
-    miou = {e["name"]: e["miou"] for e in full.experiments}
-    best_naive = max(miou["naive-uniform"], miou["naive-prevalence"])
-    for name, value in miou.items():
-        if name.startswith("hdbscan"):
-            assert miou["knn"] > value > best_naive, name
-
-
-def test_naive_uniform_matches_analytic_expectation(full):
+def test_naive_uniform_draws_among_all_13_classes(full):
     cm = _cm(full, "naive-uniform")
     truth = cm.sum(axis=1).astype(float)
     total = truth.sum()
-    # uniform over 13 classes: E[TP] = n_c / 13, E[predicted as c] = N / 13
+    np.testing.assert_allclose(cm.sum(axis=0) / total, np.full(13, 1 / 13), atol=0.01)
     expected = (truth / 13) / (truth + total / 13 - truth / 13)
-    observed = iou_per_class(cm)
     present = truth > 2000
-    np.testing.assert_allclose(observed[present], expected[present], rtol=0.10)
+    np.testing.assert_allclose(iou_per_class(cm)[present], expected[present], rtol=0.12)
 
 
-def test_naive_prevalence_predicts_training_frequencies(full):
+def test_naive_prevalence_draws_the_training_prevalence(full, train_ds):
     cm = _cm(full, "naive-prevalence")
     predicted = cm.sum(axis=0) / cm.sum()
-    truth = cm.sum(axis=1) / cm.sum()
-    np.testing.assert_allclose(predicted, truth, atol=0.03)
+    labels = np.concatenate([train_ds.read_labels(i)[::10, ::10].ravel() for i in range(3)])
+    labels = labels[labels != IGNORE]
+    prevalence = np.bincount(labels, minlength=13) / labels.size
+    np.testing.assert_allclose(predicted, prevalence, atol=0.01)
 
 
-def test_same_seed_same_matrices(study_ds, full):
-    names = ["naive-uniform", "knn", "hdbscan-robust", "hdbscan-satellite"]
-    again = run_study(study_ds, names, StudyOptions(map_patches=0))
+def test_seeds_come_from_names_not_positions(train_ds, test_ds, full):
+    """Any subset of experiments, in any order, gives each its own same matrix."""
+    names = ["hdbscan-satellite", "naive-uniform", "knn", "naive-prevalence"]
+    again = run_study(train_ds, test_ds, names[::-1], map_patches=0)
     for name in names:
         np.testing.assert_array_equal(_cm(again, name), _cm(full, name))
 
 
-def test_other_seed_changes_naive_only(study_ds, full):
-    other = run_study(study_ds, ["naive-uniform", "knn"], StudyOptions(seed=1, map_patches=0))
+def test_other_seed_changes_the_random_draws_only(train_ds, test_ds, full):
+    other = run_study(train_ds, test_ds, ["naive-uniform", "knn"], StudyOptions(seed=1))
     assert not np.array_equal(_cm(other, "naive-uniform"), _cm(full, "naive-uniform"))
     np.testing.assert_array_equal(_cm(other, "knn"), _cm(full, "knn"))
 
 
-def test_maps_kept_for_first_patches(full, study_ds):
+def test_maps_kept_for_first_patches(full, test_ds):
     (pid,) = full.maps
-    assert pid == study_ds.patches[0].patch_id
+    assert pid == test_ds.patches[0].patch_id
     entry = full.maps[pid]
     assert entry["rgb"].shape == (512, 512, 3)
     assert set(entry["pred"]) == set(EXPERIMENT_NAMES)
     assert set(entry["clusters"]) == {n for n in EXPERIMENT_NAMES if n.startswith("hdbscan")}
-    np.testing.assert_array_equal(entry["truth"], study_ds.read_labels(0))
-    assert entry["clusters"]["hdbscan"].dtype == np.int32
+    np.testing.assert_array_equal(entry["truth"], test_ds.read_labels(0))
+
+
+def test_in_sample_protocol_is_labelled(train_ds):
+    result = run_study(train_ds, train_ds, ["knn"], map_patches=0)
+    e = result.experiments[0]
+    assert (e["train_split"], e["score_split"], e["protocol"]) == ("train", "train", "in-sample")
+    assert result.run["protocol"] == "in-sample"
+
+
+def test_held_out_never_reads_the_scoring_labels_to_fit(sample_root, tmp_path, full):
+    """Scrambling the test labels changes the scores, never the fitted models."""
+    import rasterio
+
+    copy = tmp_path / "copy"
+    shutil.copytree(sample_root, copy)
+    test = FlairDataset.from_root(copy, "test")
+    rng = np.random.default_rng(0)
+    for ref in test.patches:
+        with rasterio.open(ref.mask, "r+") as dst:
+            dst.write(rng.integers(1, 13, (512, 512), dtype=np.uint8), 1)
+    names = ["knn", "hdbscan"]
+    result = run_study(FlairDataset.from_root(copy, "train"), test, names, map_patches=2)
+    for name in names:
+        model, original = result.models[name], full.models[name]
+        assert model.record.to_dict() | {"seconds": 0} == original.record.to_dict() | {"seconds": 0}
+        assert not np.array_equal(_cm(result, name), _cm(full, name))
+    pid = test.patches[0].patch_id
+    np.testing.assert_array_equal(result.maps[pid]["pred"]["knn"], full.maps[pid]["pred"]["knn"])
+
+
+@pytest.mark.slow
+def test_run_equals_fit_predict_evaluate_for_every_model_experiment(full, test_ds, tmp_path):
+    """The model object `fit` saves and `predict` loads scores exactly as `run` scored it."""
+    for name in MODEL_EXPERIMENT_NAMES:
+        path = save_model(tmp_path / f"{name}.model", full.models[name])
+        out = tmp_path / name
+        summary = predict_folder(test_ds, load_model(path), out)
+        assert summary.ok and summary.done == len(test_ds)
+        cm = evaluate_folders(test_ds.paths.labels, out)
+        np.testing.assert_array_equal(cm, _cm(full, name), err_msg=name)
 
 
 @pytest.mark.parametrize(
     ("options", "name", "check"),
     [
         (StudyOptions(stride=20), "knn", lambda e, base: e["n_train_pixels"] < base / 3),
-        (StudyOptions(no_other=False), "knn", lambda e, base: e["n_train_pixels"] >= base),
+        (StudyOptions(keep_other=True), "knn", lambda e, base: e["n_train_pixels"] >= base),
         (StudyOptions(n_neighbors=1), "knn", lambda e, base: e["options"]["n_neighbors"] == 1),
         (
             StudyOptions(min_cluster_size=40),
@@ -141,15 +166,7 @@ def test_maps_kept_for_first_patches(full, study_ds):
             lambda e, base: e["options"]["cluster_selection_method"] == "leaf",
         ),
         (StudyOptions(backend="hdbscan"), "hdbscan", lambda e, base: e["n_clusters"] > 0),
-        (StudyOptions(backend="sklearn"), "hdbscan", lambda e, base: e["n_clusters"] > 0),
         (StudyOptions(dedup=True), "hdbscan", lambda e, base: e["options"]["dedup"] is True),
-        (
-            StudyOptions(label_budget=5),
-            "hdbscan",
-            lambda e, base: (
-                e["mapping"] == "budget-5" and e["n_labels_used"] <= 5 * e["n_clusters"]
-            ),
-        ),
         (
             StudyOptions(s2_resampling="bilinear"),
             "knn-satellite",
@@ -165,68 +182,27 @@ def test_maps_kept_for_first_patches(full, study_ds):
             "knn-satellite",
             lambda e, base: e["options"]["sat_patch_size"] == 20,
         ),
-        (StudyOptions(n_jobs=1), "knn", lambda e, base: True),
+        (StudyOptions(n_jobs=1), "knn", lambda e, base: "n_jobs" not in e["options"]),
     ],
 )
-def test_every_option_changes_what_it_should(study_ds, full, options, name, check):
-    result = run_study(study_ds, [name], options)
+def test_every_option_changes_what_it_should(train_ds, test_ds, full, options, name, check):
+    result = run_study(train_ds, test_ds, [name], options, map_patches=0)
     e = result.experiments[0]
     base = full.experiment(name)
     assert check(e, base["n_train_pixels"])
-    # threads never change a result; options that change the training sample, the
-    # distances or the clustering parameters must. Another backend, dedup or a label budget
-    # may legitimately give the default's result (a budget can name every cluster as the
-    # oracle does): their invariants are the checks above, not a changed matrix.
+    # threads never change a result; options that change the training sample, the features
+    # or the clustering parameters must. Another backend or dedup may legitimately give the
+    # default's result: their invariants are the checks above.
     same = np.array_equal(np.array(e["confusion_matrix"]), np.array(base["confusion_matrix"]))
-    default = StudyOptions()
     if options == StudyOptions(n_jobs=1):
         assert same
-    elif (options.backend, options.dedup, options.label_budget) == (
-        default.backend,
-        default.dedup,
-        default.label_budget,
-    ):
+    elif (options.backend, options.dedup) == ("fast_hdbscan", False):
         assert not same
 
 
-def test_backends_agree(study_ds):
-    """On sample pixels the backends agree as closely as the exact reference agrees with itself.
-
-    Quantised pixels tie many mutual-reachability distances and every implementation breaks
-    ties by row order, so the yardstick is ``hdbscan`` (exact tree) against itself on shuffled
-    rows; an off-by-one in ``min_samples`` or a wrong metric falls far below it.
-    """
-    import hdbscan
-
-    from flair_hdbscan.clustering import cluster_pixels
-    from flair_hdbscan.features import FeatureSpec, feature_table
-    from flair_hdbscan.pixels import training_sample
-
-    s = training_sample(study_ds, stride=10)
-    X = feature_table(s.aerial, None, FeatureSpec(robust_scale=True))
-    labels = {
-        b: cluster_pixels(X, backend=b).labels for b in ("fast_hdbscan", "hdbscan", "sklearn")
-    }
-    ref = labels["hdbscan"]
-    self_agreement = []
-    for k in range(3):
-        order = np.random.default_rng(k).permutation(len(X))
-        shuffled = np.empty(len(X), np.int64)
-        shuffled[order] = (
-            hdbscan.HDBSCAN(min_cluster_size=10, approx_min_span_tree=False)
-            .fit(X[order].astype(np.float64))
-            .labels_
-        )
-        self_agreement.append(adjusted_rand_score(ref, shuffled))
-    floor = min(self_agreement) - 0.01
-    for backend in ("fast_hdbscan", "sklearn"):
-        score = adjusted_rand_score(labels[backend], ref)
-        assert score >= 0.95 and score >= floor, (backend, score, self_agreement)
-
-
-def test_class_absent_from_training_sample(study_ds):
+def test_class_absent_from_training_sample(train_ds, test_ds):
     # with a stride of 256 only 4 pixels per patch are sampled: most classes are absent
-    result = run_study(study_ds, ["knn", "naive-prevalence"], StudyOptions(stride=256))
+    result = run_study(train_ds, test_ds, ["knn"], StudyOptions(stride=256, n_neighbors=3))
     knn = result.experiment("knn")
     cm = np.array(knn["confusion_matrix"])
     trained = set(np.flatnonzero(cm.sum(axis=0)))
@@ -237,101 +213,174 @@ def test_class_absent_from_training_sample(study_ds):
     assert knn["miou"] == pytest.approx(mean_iou(cm))
 
 
-def test_resume_from_checkpoint_gives_same_result(study_ds, tmp_path, full):
-    from flair_hdbscan import study as study_mod
+def test_options_that_do_not_fit_the_data_are_refused_before_fitting(train_ds, test_ds):
+    with pytest.raises(OptionError, match="--n-neighbors 1000 exceeds"):
+        run_study(train_ds, test_ds, ["knn"], StudyOptions(n_neighbors=1000, stride=64))
+    area = max(train_ds.area_shape(i)[1] for i in range(len(train_ds)))
+    with pytest.raises(OptionError, match="--sat-patch-size"):
+        run_study(train_ds, test_ds, ["knn-satellite"], StudyOptions(sat_patch_size=area + 1))
 
-    checkpoint = tmp_path / "ckpt.npz"
+
+def test_resume_after_an_interruption_gives_the_same_result(train_ds, test_ds, tmp_path, full):
+    from flair_hdbscan import passes
+
+    ledger = tmp_path / "ledger.json"
     names = ["knn", "naive-uniform"]
+    original = passes._predict_task
     calls = {"n": 0}
-    original = study_mod._predict_patch
 
-    def interrupted(*args, **kwargs):
+    def interrupted(plan, i):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return original(*args, **kwargs)
+        return original(plan, i)
 
-    study_mod._predict_patch = interrupted
+    passes._predict_task = interrupted
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_study(study_ds, names, StudyOptions(map_patches=0), checkpoint=checkpoint)
+            run_study(train_ds, test_ds, names, map_patches=0, ledger_path=ledger)
     finally:
-        study_mod._predict_patch = original
-    assert checkpoint.exists()
+        passes._predict_task = original
+    assert json.loads(ledger.read_text())["done"] == [test_ds.patches[0].patch_id]
     seen = []
 
-    def counting(*args, **kwargs):
-        seen.append(args[4])
-        return original(*args, **kwargs)
+    def counting(plan, i):
+        seen.append(i)
+        return original(plan, i)
 
-    study_mod._predict_patch = counting
+    passes._predict_task = counting
     try:
-        resumed = run_study(study_ds, names, StudyOptions(map_patches=0), checkpoint=checkpoint)
+        resumed = run_study(train_ds, test_ds, names, map_patches=0, ledger_path=ledger)
     finally:
-        study_mod._predict_patch = original
-    assert seen == [1, 2]  # patch 0 was done before the interruption
-    assert not checkpoint.exists()
+        passes._predict_task = original
+    assert seen == [1]  # patch 0 was done before the interruption
     for name in names:
         np.testing.assert_array_equal(_cm(resumed, name), _cm(full, name))
 
 
-def test_bad_options_are_refused():
-    with pytest.raises(OptionError, match="--dedup"):
-        StudyOptions(dedup=True, backend="hdbscan")
-    with pytest.raises(OptionError, match="--stride"):
-        StudyOptions(stride=0)
-    with pytest.raises(OptionError, match="resampling"):
-        StudyOptions(s2_resampling="cubic")
+def test_resume_refuses_a_ledger_of_other_data(sample_root, tmp_path, full):
+    """A mask corrected in place after an interruption: the ledger is not merged."""
+    import os
+
+    import rasterio
+
+    copy = tmp_path / "copy"
+    shutil.copytree(sample_root, copy)
+    train, test = (FlairDataset.from_root(copy, s) for s in ("train", "test"))
+    ledger = tmp_path / "ledger.json"
+    run_study(train, test, ["knn"], map_patches=0, ledger_path=ledger)
+    done = json.loads(ledger.read_text())
+    assert len(done["done"]) == len(test)
+    path = test.patches[1].mask
+    st = path.stat()
+    with rasterio.open(path, "r+") as dst:
+        dst.write(np.full((512, 512), 3, np.uint8), 1)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    notes = []
+
+    class Recorder:
+        def stage(self, *_a):
+            return lambda: None
+
+        def note(self, text):
+            notes.append(text)
+
+    result = run_study(train, test, ["knn"], map_patches=0, ledger_path=ledger, progress=Recorder())
+    assert notes and "other work" in notes[0]
+    cm = _cm(result, "knn")
+    assert cm.sum(axis=1)[2] >= 512 * 512  # the corrected patch is all impervious now
+    assert not np.array_equal(cm, _cm(full, "knn"))
 
 
-def test_cli_run_writes_results(study_root, tmp_path):
+def test_cli_run_writes_results_and_refuses_another_run_in_the_folder(sample_root, tmp_path):
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "run",
-            "--data",
-            str(study_root),
-            "--experiments",
-            "knn,hdbscan",
-            "--out",
-            str(out),
-            "--no-report",
-        ],
-    )
+    args = [
+        "run",
+        "--no-budget",
+        "--data",
+        str(sample_root),
+        "--experiments",
+        "knn,hdbscan",
+        "--out",
+        str(out),
+        "--no-report",
+        "--workers",
+        "1",
+    ]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     data = json.loads((out / "results.json").read_text())
     assert [e["name"] for e in data["experiments"]] == ["knn", "hdbscan"]
     assert (out / "confusion" / "hdbscan.csv").exists()
     lines = (out / "results.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("name,")
-    assert "oracle" in result.output and "TRUE class" in result.output
+    assert "held-out" in result.output and "TRUE class" in result.output
     assert result.output.rstrip().endswith("optimistic.")  # the table (and its caption) comes last
-    assert not (out / ".checkpoint.npz").exists()
+    # the same run again resumes; another run into the folder is refused, then replaced
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    other = CliRunner().invoke(cli, [*args, "--seed", "3"])
+    assert other.exit_code == 2
+    assert "other work" in other.stderr and "--overwrite" in other.stderr
+    knn_only = [
+        "run",
+        "--no-budget",
+        "--data",
+        str(sample_root),
+        "--experiments",
+        "knn",
+        "--out",
+        str(out),
+        "--no-report",
+        "--workers",
+        "1",
+        "--seed",
+        "3",
+        "--overwrite",
+    ]
+    replaced = CliRunner().invoke(cli, knn_only)
+    assert replaced.exit_code == 0, replaced.output
+    assert not (out / "confusion" / "hdbscan.csv").exists()  # nothing stale is left
 
 
-def test_cli_run_bad_experiment_exit_2(study_root, tmp_path):
-    result = CliRunner().invoke(
-        cli, ["run", "--data", str(study_root), "--experiments", "kmeans", "--out", str(tmp_path)]
-    )
-    assert result.exit_code == 2
-    assert "kmeans" in result.output and "Traceback" not in result.output
+def test_cli_run_needs_a_scored_split_or_in_sample(tmp_path):
+    from flair_hdbscan.sample_data import generate_sample
+
+    root = generate_sample(tmp_path / "d", n_patches=1, n_test_patches=1, seed=1)
+    shutil.rmtree(FlairDataset.from_root(root, "test").paths.labels)
+    args = [
+        "run",
+        "--no-budget",
+        "--data",
+        str(root),
+        "--experiments",
+        "knn",
+        "--no-report",
+        "--workers",
+        "1",
+    ]
+    held = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    assert held.exit_code == 2 and "--eval-split train" in held.stderr
+    inside = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b"), "--eval-split", "train"])
+    assert inside.exit_code == 0, inside.output
+    assert "in-sample" in inside.output
 
 
-def test_progress_reports_every_stage(study_ds):
-    calls: dict[str, list[int | None]] = {}
+def test_every_experiment_in_the_table_is_in_run_help():
+    text = "".join(CliRunner().invoke(cli, ["run", "--no-budget", "--help"]).output.split())
+    for e in EXPERIMENTS:
+        assert e.name in text
 
-    def progress(description, total):
-        calls[description] = [total, 0]
 
-        def advance():
-            calls[description][1] += 1
+def test_reordering_the_experiment_table_changes_no_result(train_ds, test_ds, full, monkeypatch):
+    from flair_hdbscan import experiments
 
-        return advance
-
-    run_study(study_ds, ["knn", "hdbscan"], StudyOptions(map_patches=0), progress=progress)
-    n = len(study_ds)
-    assert calls["reading training sample"] == [n, n]
-    assert calls["fitting knn"] == [1, 1]
-    assert calls["clustering hdbscan"] == [1, 1]
-    assert calls["predicting every pixel"] == [n, n]
+    reordered = tuple(reversed(experiments.EXPERIMENTS))
+    monkeypatch.setattr(experiments, "EXPERIMENTS", reordered)
+    monkeypatch.setattr(experiments, "EXPERIMENT_NAMES", tuple(e.name for e in reordered))
+    names = ["naive-prevalence", "knn-robust", "hdbscan-normalized"]
+    result = run_study(train_ds, test_ds, names, map_patches=0)
+    order = [e.name for e in reordered if e.name in names]
+    assert [e["name"] for e in result.experiments] == order  # the (reordered) table's order
+    for name in names:
+        np.testing.assert_array_equal(_cm(result, name), _cm(full, name))

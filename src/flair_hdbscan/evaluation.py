@@ -34,7 +34,11 @@ def find_by_id(folder: Path, pattern) -> dict[str, Path]:
     if not folder.is_dir():
         raise DataError(f"folder not found: {folder}: check the path")
     found: dict[str, Path] = {}
-    for path in sorted(folder.rglob("*.tif")):
+    try:
+        paths = sorted(folder.rglob("*.tif"))
+    except OSError as exc:  # a symlink loop, a folder without permission
+        raise DataError(f"cannot list {folder}: {exc.strerror or exc}: check the folder") from None
+    for path in paths:
         match = pattern.match(path.name)
         if match is None:
             continue
@@ -70,14 +74,14 @@ def evaluate_folders(
     truth_dir: Path,
     pred_dir: Path,
     *,
-    on_patch: Callable[[str], None] | None = None,
+    advance: Callable[[], None] = lambda: None,
 ) -> np.ndarray:
     """Confusion matrix of every ``PRED_<id>.tif`` against its ``MSK_<id>.tif``.
 
     Args:
         truth_dir: folder holding ``MSK_<id>.tif`` files (any depth).
         pred_dir: folder holding ``PRED_<id>.tif`` files (any depth).
-        on_patch: called with each patch id once scored (for progress display).
+        advance: called once per patch scored (progress).
 
     Returns:
         ``(13, 13) int64`` confusion matrix summed over patches, rows = truth.
@@ -87,7 +91,7 @@ def evaluate_folders(
     """
     pairs = _pair(find_by_id(truth_dir, MSK_RE), find_by_id(pred_dir, PRED_RE), truth_dir, pred_dir)
     acc = ConfusionAccumulator()
-    for pid, truth_path, pred_path in pairs:
+    for _pid, truth_path, pred_path in pairs:
         mask = read_uint8_tif(truth_path, what="label mask", count=1, indexes=1)[0]
         if mask.max(initial=0) > 19:
             raise DataError(
@@ -105,7 +109,6 @@ def evaluate_folders(
                 "13-class nomenclature"
             )
         acc.update(to_reduced(mask), pred)
-        if on_patch is not None:
-            on_patch(pid)
+        advance()
     log.info("scored %d patches", len(pairs))
     return acc.matrix

@@ -1,39 +1,32 @@
-"""The experiments of the study, as data, and the options they take.
+"""The experiments of the study, as data, and the estimator each one fits.
 
 Each experiment of the original notebook is a method (naive baseline, kNN, HDBSCAN) and a
-feature set; :data:`EXPERIMENTS` lists them in the notebook's order and :func:`build_model`
-turns one into a scikit-learn estimator.
+feature set; :data:`EXPERIMENTS` lists them in the notebook's order and
+:func:`build_estimator` turns one into an unfitted scikit-learn estimator.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler
 
-from flair_hdbscan.clustering import BACKENDS, METHODS
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.features import FeatureSpec
-from flair_hdbscan.models import (
-    ClusterThenLabel,
-    NaivePrevalenceClassifier,
-    NaiveUniformClassifier,
-    make_knn,
-)
-from flair_hdbscan.pixels import SentinelOptions
+from flair_hdbscan.models import ClusterThenLabel, make_knn
+from flair_hdbscan.options import StudyOptions
 
 __all__ = [
     "EXPERIMENTS",
     "EXPERIMENT_NAMES",
+    "MODEL_EXPERIMENT_NAMES",
     "Experiment",
-    "StudyOptions",
-    "build_model",
-    "experiment_seed",
+    "build_estimator",
+    "experiment",
     "select_experiments",
 ]
 
@@ -56,8 +49,13 @@ class Experiment:
 
     @property
     def is_naive(self) -> bool:
-        """Whether the experiment is a random baseline."""
+        """Whether the experiment is a random baseline (no model of the imagery)."""
         return self.method.startswith("naive")
+
+    @property
+    def option(self) -> str:
+        """The feature option, as the results chart groups it (``raw``, ``robust``, …)."""
+        return self.features.option_name
 
 
 _RAW = FeatureSpec()
@@ -69,7 +67,7 @@ _SAT = FeatureSpec(use_satellite=True)
 _SAT_NORM = FeatureSpec(use_satellite=True, scale_by_intensity=True, append_intensity=True)
 _SAT_ROBUST = FeatureSpec(use_satellite=True, robust_scale=True)
 
-#: Every experiment, in the order ``--experiments all`` runs them.
+#: Every experiment, in the order of the notebook (and of ``--experiments all``).
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("naive-uniform", 2, "naive-uniform"),
     Experiment("naive-prevalence", 2, "naive-prevalence"),
@@ -90,13 +88,31 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("hdbscan-satellite-robust", 13, "hdbscan", _SAT_ROBUST),
 )
 EXPERIMENT_NAMES: tuple[str, ...] = tuple(e.name for e in EXPERIMENTS)
+#: Experiments with a model of the imagery (what ``fit`` saves and ``predict`` loads).
+MODEL_EXPERIMENT_NAMES: tuple[str, ...] = tuple(e.name for e in EXPERIMENTS if not e.is_naive)
+_BY_NAME = {e.name: e for e in EXPERIMENTS}
 
 
-def select_experiments(names: str | Sequence[str] | None) -> list[Experiment]:
+def experiment(name: str) -> Experiment:
+    """The experiment called ``name``.
+
+    Raises:
+        OptionError: naming the valid names.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise OptionError(
+            f"unknown experiment {name!r}: choose from {', '.join(EXPERIMENT_NAMES)}"
+        ) from None
+
+
+def select_experiments(names: str | Sequence[str | Experiment] | None) -> list[Experiment]:
     """Experiments by name, in the canonical order.
 
     Args:
-        names: ``"all"``/None, a comma-separated string, or a sequence of names.
+        names: ``"all"``/None, a comma-separated string, or a sequence of names (or of
+            experiments).
 
     Raises:
         OptionError: naming any unknown experiment and listing the valid names.
@@ -105,7 +121,7 @@ def select_experiments(names: str | Sequence[str] | None) -> list[Experiment]:
         return list(EXPERIMENTS)
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    wanted = set(names)
+    wanted = {n.name if isinstance(n, Experiment) else n for n in names}
     unknown = sorted(wanted - set(EXPERIMENT_NAMES))
     if unknown:
         raise OptionError(
@@ -117,108 +133,29 @@ def select_experiments(names: str | Sequence[str] | None) -> list[Experiment]:
     return [e for e in EXPERIMENTS if e.name in wanted]
 
 
-@dataclass(frozen=True)
-class StudyOptions:
-    """Every option of the study; defaults are the original notebook's values.
+def build_estimator(exp: Experiment, options: StudyOptions, seed: int) -> Any:
+    """The unfitted estimator of one experiment.
 
-    Attributes:
-        stride: training sample takes every ``stride``-th pixel along each axis (10: 1 %).
-        no_other: leave pixels of class "other" out of training (the study's ``no_other``).
-        n_neighbors: k of every kNN (training on truth, and propagating clusters).
-        min_cluster_size: HDBSCAN's smallest cluster.
-        min_samples: HDBSCAN's core-distance neighbours, counted without the point itself
-            (as hdbscan and fast_hdbscan count); None means ``min_cluster_size``.
-        cluster_selection_method: ``"eom"`` or ``"leaf"``.
-        backend: ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``.
-        dedup: cluster unique rows weighted by their counts (fast_hdbscan only).
-        label_budget: None for the study's oracle mapping, else labels read per cluster.
-        s2_resampling: ``"nearest"`` or ``"bilinear"``.
-        cloud_area_threshold: Sentinel-2 date filter, cover fraction (reference: 0.5).
-        cloud_proba_threshold: Sentinel-2 date filter, probability (reference: 60).
-        sat_patch_size: Sentinel-2 super patch side, pixels.
-        seed: seed of every random draw.
-        n_jobs: threads of kNN queries (-1: all cores).
-        map_patches: how many patches keep their predicted maps for figures.
-    """
+    * naive baselines: scikit-learn's :class:`~sklearn.dummy.DummyClassifier`, ``uniform``
+      (every class of the reduced nomenclature equally likely) or ``stratified`` (the
+      training sample's prevalence);
+    * kNN and HDBSCAN: a pipeline of an optional :class:`~sklearn.preprocessing.RobustScaler`
+      (median, inter-quartile range, fitted on the training sample only) and a
+      :class:`~flair_hdbscan.models.KDTreeClassifier` or
+      :class:`~flair_hdbscan.models.ClusterThenLabel`.
 
-    stride: int = 10
-    no_other: bool = True
-    n_neighbors: int = 5
-    min_cluster_size: int = 10
-    min_samples: int | None = None
-    cluster_selection_method: str = "eom"
-    backend: str = "fast_hdbscan"
-    dedup: bool = False
-    label_budget: int | None = None
-    s2_resampling: str = "nearest"
-    cloud_area_threshold: float = 0.5
-    cloud_proba_threshold: int = 60
-    sat_patch_size: int = 40
-    seed: int = 0
-    n_jobs: int = -1
-    map_patches: int = 2
-
-    def __post_init__(self) -> None:
-        if self.stride < 1:
-            raise OptionError(f"--stride must be at least 1, got {self.stride}")
-        if self.n_neighbors < 1:
-            raise OptionError(f"--n-neighbors must be at least 1, got {self.n_neighbors}")
-        if self.min_cluster_size < 2:
-            raise OptionError(f"--min-cluster-size must be at least 2, got {self.min_cluster_size}")
-        if self.min_samples is not None and self.min_samples < 1:
-            raise OptionError(f"--min-samples must be at least 1, got {self.min_samples}")
-        if self.backend not in BACKENDS:
-            raise OptionError(f"unknown --backend {self.backend!r}: use {', '.join(BACKENDS)}")
-        if self.cluster_selection_method not in METHODS:
-            raise OptionError(
-                f"unknown --cluster-selection-method {self.cluster_selection_method!r}: "
-                f"use {', '.join(METHODS)}"
-            )
-        if self.dedup and self.backend != "fast_hdbscan":
-            raise OptionError(
-                f"--dedup needs sample weights, which the {self.backend} backend does not "
-                "take: use --backend fast_hdbscan"
-            )
-        if self.label_budget is not None and self.label_budget < 1:
-            raise OptionError(f"--label-budget must be at least 1, got {self.label_budget}")
-        if self.map_patches < 0:
-            raise OptionError(f"--map-patches must be 0 or more, got {self.map_patches}")
-        self.sentinel  # validates the Sentinel-2 options  # noqa: B018
-
-    @property
-    def sentinel(self) -> SentinelOptions:
-        """The Sentinel-2 fusion options."""
-        return SentinelOptions(
-            size=self.sat_patch_size,
-            area_threshold=self.cloud_area_threshold,
-            proba_threshold=self.cloud_proba_threshold,
-            resampling=self.s2_resampling,
-        )
-
-    @property
-    def effective_min_samples(self) -> int:
-        """``min_samples`` as used (``min_cluster_size`` when unset)."""
-        return self.min_cluster_size if self.min_samples is None else self.min_samples
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return dataclasses.asdict(self)
-
-
-def build_model(exp: Experiment, options: StudyOptions, seed: int) -> Any:
-    """The scikit-learn estimator of one experiment (unfitted).
-
-    kNN and HDBSCAN experiments with robust scaling are a pipeline whose first step, a
-    :class:`~sklearn.preprocessing.RobustScaler` (median, inter-quartile range), is fitted
-    on the training sample only.
+    Args:
+        exp: the experiment.
+        options: study options.
+        seed: seed of the experiment's draws (see :func:`flair_hdbscan.seeds.derive_seed`).
     """
     if exp.method == "naive-uniform":
-        return NaiveUniformClassifier(random_state=seed)
+        return DummyClassifier(strategy="uniform", random_state=seed)
     if exp.method == "naive-prevalence":
-        return NaivePrevalenceClassifier(random_state=seed)
+        return DummyClassifier(strategy="stratified", random_state=seed)
     if exp.method == "knn":
-        estimator = make_knn(options.n_neighbors, options.n_jobs)
-    else:
+        estimator: Any = make_knn(options.n_neighbors, options.n_jobs)
+    elif exp.method == "hdbscan":
         estimator = ClusterThenLabel(
             min_cluster_size=options.min_cluster_size,
             min_samples=options.min_samples,
@@ -226,18 +163,12 @@ def build_model(exp: Experiment, options: StudyOptions, seed: int) -> Any:
             backend=options.backend,
             dedup=options.dedup,
             n_neighbors=options.n_neighbors,
-            label_budget=options.label_budget,
-            random_state=seed,
             n_jobs=options.n_jobs,
         )
+    else:  # pragma: no cover - the table holds only the four methods
+        raise OptionError(f"unknown method {exp.method!r}")
     steps: list[tuple[str, Any]] = []
     if exp.features.robust_scale:
         steps.append(("robust", RobustScaler(quantile_range=(25.0, 75.0))))
     steps.append(("model", estimator))
     return Pipeline(steps)
-
-
-def experiment_seed(seed: int, k: int, patch: int | None = None) -> int:
-    """Seed of experiment ``k``'s random draws (and of one patch's, given ``patch``)."""
-    words = [seed, k] if patch is None else [seed, k, patch]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])

@@ -28,6 +28,7 @@ __all__ = [
     "S2_SCALE",
     "FeatureSpec",
     "feature_table",
+    "normalize_spectra",
     "pack_aerial",
 ]
 
@@ -39,7 +40,6 @@ INTENSITY = "intensity"
 AERIAL_SCALE = 1.0 / 255.0
 #: Sentinel-2 reflectance → feature: × 255 / 10000 puts it on the aerial scale, then / 255.
 S2_SCALE = 1.0 / 10000.0
-S2_RESAMPLING = ("nearest", "bilinear")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,18 @@ class FeatureSpec:
         """What the unscaled table depends on (robust scaling is fitted later, per model)."""
         return (self.use_satellite, self.scale_by_intensity, self.append_intensity)
 
+    @property
+    def option_name(self) -> str:
+        """The study's name of this feature option (``raw``, ``satellite-robust``, …)."""
+        parts = []
+        if self.use_satellite:
+            parts.append("satellite")
+        if self.robust_scale:
+            parts.append("robust")
+        if self.scale_by_intensity:
+            parts.append("normalized" if self.append_intensity else "normalized-no-intensity")
+        return "-".join(parts) or "raw"
+
     def to_dict(self) -> dict[str, bool]:
         """JSON-ready form."""
         return asdict(self)
@@ -102,17 +114,34 @@ def feature_table(aerial: np.ndarray, s2: np.ndarray | None, spec: FeatureSpec) 
             raise OptionError(f"Sentinel-2 fusion needs (n, 10) reflectances, got {shape}")
         parts.append(np.asarray(s2, dtype=np.float32) * np.float32(S2_SCALE))
     table = np.concatenate(parts, axis=1)
-    spectral = np.ones(table.shape[1], dtype=bool)
-    spectral[AERIAL_COLUMNS.index(ELEVATION)] = False
     if spec.scale_by_intensity or spec.append_intensity:
-        intensity = np.sqrt(np.einsum("ij,ij->i", table[:, spectral], table[:, spectral]))
+        spectral = np.ones(table.shape[1], dtype=bool)
+        spectral[AERIAL_COLUMNS.index(ELEVATION)] = False
+        scaled, intensity = normalize_spectra(table, spectral)
         if spec.scale_by_intensity:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scaled = table[:, spectral] / intensity[:, None]
-            table[:, spectral] = np.where(intensity[:, None] > 0, scaled, 0.0)
+            table = scaled
         if spec.append_intensity:
             table = np.concatenate([table, intensity[:, None]], axis=1)
     return np.ascontiguousarray(table, dtype=np.float32)
+
+
+def normalize_spectra(table: np.ndarray, spectral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral normalisation (the study's ``scale_by_intensity``).
+
+    Args:
+        table: ``(n, f)`` float features.
+        spectral: ``(f,)`` bool, the columns that form the spectrum (all but elevation).
+
+    Returns:
+        ``(scaled, intensity)``: a copy of ``table`` whose spectral columns are divided by
+        their Euclidean norm (0 where the norm is 0), ``(n, f)``, and that norm, ``(n,)``.
+    """
+    table = np.array(table, dtype=np.float32)
+    intensity = np.sqrt(np.einsum("ij,ij->i", table[:, spectral], table[:, spectral]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = table[:, spectral] / intensity[:, None]
+    table[:, spectral] = np.where(intensity[:, None] > 0, scaled, 0.0)
+    return table, intensity
 
 
 def pack_aerial(aerial: np.ndarray) -> np.ndarray:
@@ -126,10 +155,3 @@ def pack_aerial(aerial: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(aerial, dtype=np.int64)
     return (a[:, 0] << 32) | (a[:, 1] << 24) | (a[:, 2] << 16) | (a[:, 3] << 8) | a[:, 4]
-
-
-def check_resampling(method: str) -> str:
-    """Validate a Sentinel-2 resampling method name."""
-    if method not in S2_RESAMPLING:
-        raise OptionError(f"unknown resampling {method!r}: use one of {', '.join(S2_RESAMPLING)}")
-    return method

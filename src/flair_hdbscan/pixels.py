@@ -1,20 +1,22 @@
 """Pixels of a patch as rows: aerial values, Sentinel-2 on the aerial grid, labels.
 
 This is where patches become tables: one row per pixel, in row-major order, optionally on a
-stride (the study's training sample takes every 10th pixel along each axis, 1 %).
+stride (the study's training sample takes every 10th pixel along each axis, 1 %). A patch's
+files are each read once, whatever the feature sets asked of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from flair_hdbscan.dataset import FlairDataset
-from flair_hdbscan.errors import OptionError
+from flair_hdbscan.errors import DataError
 from flair_hdbscan.features import pack_aerial
 from flair_hdbscan.nomenclature import IGNORE
+from flair_hdbscan.options import StudyOptions
 from flair_hdbscan.sentinel import median_composite, to_aerial_grid
 
 __all__ = [
@@ -23,7 +25,7 @@ __all__ = [
     "SentinelOptions",
     "read_patch_pixels",
     "sentinel_grid",
-    "training_sample",
+    "stack_samples",
     "unique_rows",
 ]
 
@@ -34,8 +36,9 @@ class SentinelOptions:
 
     The super patch (``size`` pixels around the centroid) is reduced to the per-band median
     over its clear dates (a date is dropped when snow or cloud cover, at probability
-    ``proba_threshold`` or more, reaches ``area_threshold`` of the crop; the reference
-    training code's 0.5 / 60 by default), then resampled onto the aerial grid.
+    ``proba_threshold`` or more, reaches ``area_threshold`` of the crop), then resampled onto
+    the aerial grid. Values are checked where they are declared, in
+    :class:`~flair_hdbscan.options.StudyOptions`.
 
     Attributes:
         size: super-patch side in Sentinel-2 pixels.
@@ -49,19 +52,15 @@ class SentinelOptions:
     proba_threshold: int = 60
     resampling: str = "nearest"
 
-    def __post_init__(self) -> None:
-        if self.resampling not in ("nearest", "bilinear"):
-            raise OptionError(
-                f"unknown resampling {self.resampling!r}: use 'nearest' or 'bilinear'"
-            )
-        if not 0 < self.area_threshold <= 1:
-            raise OptionError(f"cloud area threshold must lie in (0, 1], got {self.area_threshold}")
-        if not 0 <= self.proba_threshold <= 100:
-            raise OptionError(
-                f"cloud probability threshold must lie in 0..100, got {self.proba_threshold}"
-            )
-        if self.size < 11:
-            raise OptionError(f"super patch size must be at least 11 pixels, got {self.size}")
+    @classmethod
+    def of(cls, options: StudyOptions) -> SentinelOptions:
+        """The Sentinel-2 part of the study options."""
+        return cls(
+            size=options.sat_patch_size,
+            area_threshold=options.cloud_area_threshold,
+            proba_threshold=options.cloud_proba_threshold,
+            resampling=options.s2_resampling,
+        )
 
 
 def sentinel_grid(ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 512) -> np.ndarray:
@@ -74,6 +73,7 @@ def sentinel_grid(ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 
     composite = median_composite(
         sp.data,
         sp.masks,
+        valid=sp.valid,
         area_threshold=opts.area_threshold,
         proba_threshold=opts.proba_threshold,
     )
@@ -100,6 +100,8 @@ class PatchPixels:
             None (no fusion, or bilinear resampling where every pixel differs).
         labels: ``(n,) uint8`` reduced labels (255 = no data), or None.
         shape: ``(H, W)`` of the rows' grid.
+        profile: georeferencing of the aerial file (``crs``, ``transform``, ``width``,
+            ``height``).
     """
 
     index: int
@@ -109,6 +111,7 @@ class PatchPixels:
     s2_cell: np.ndarray | None
     labels: np.ndarray | None
     shape: tuple[int, int]
+    profile: dict[str, Any]
 
 
 def read_patch_pixels(
@@ -119,7 +122,7 @@ def read_patch_pixels(
     stride: int = 1,
     labels: bool = True,
 ) -> PatchPixels:
-    """Read patch ``i`` as rows.
+    """Read patch ``i`` as rows, each of its files once.
 
     Args:
         ds: the dataset.
@@ -127,20 +130,33 @@ def read_patch_pixels(
         sentinel: Sentinel-2 fusion options, or None for aerial only.
         stride: keep every ``stride``-th pixel along each axis, starting at 0.
         labels: also read the reduced labels.
+
+    Raises:
+        DataError: if a file is unreadable, or a patch fused with Sentinel-2 is not square.
     """
-    image = ds.read_image(i)
+    patch = ds.read_patch(i, labels=labels)
+    image = patch.image
     side = image.shape[1]
     sl = (slice(None, None, stride), slice(None, None, stride))
     aerial = np.ascontiguousarray(image[(slice(None), *sl)].reshape(5, -1).T)
     grid_shape = image[(0, *sl)].shape
     s2 = cell = None
     if sentinel is not None:
+        if image.shape[1] != image.shape[2]:
+            ref = ds.patches[patch.index]
+            raise DataError(
+                f"{ref.aerial} is {image.shape[1]}×{image.shape[2]} pixels; Sentinel-2 fusion "
+                "puts the super patch on a square aerial grid (FLAIR #2 patches are 512×512): "
+                "fix or remove the file, or run experiments without Sentinel-2"
+            )
         grid = sentinel_grid(ds, i, sentinel, shape=side)
         s2 = np.ascontiguousarray(grid[(slice(None), *sl)].reshape(grid.shape[0], -1).T)
         if sentinel.resampling == "nearest":
             cell = _cells(sentinel, side)[sl].ravel()
-    lab = ds.read_labels(i)[sl].ravel() if labels else None
-    return PatchPixels(i, ds.patches[i].patch_id, aerial, s2, cell, lab, grid_shape)
+    lab = None if patch.labels is None else patch.labels[sl].ravel()
+    return PatchPixels(
+        patch.index, patch.patch_id, aerial, s2, cell, lab, grid_shape, patch.profile
+    )
 
 
 def unique_rows(px: PatchPixels, *, use_satellite: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -165,12 +181,12 @@ def unique_rows(px: PatchPixels, *, use_satellite: bool) -> tuple[np.ndarray, np
 
 @dataclass
 class PixelSample:
-    """The training sample: labelled pixels on a stride, over every patch of a split.
+    """The training sample: every pixel on a stride, over every patch of a split.
 
     Attributes:
         aerial: ``(n, 5) uint8``.
         s2: ``(n, 10) float32`` or None.
-        labels: ``(n,) uint8`` reduced labels 0..12 (no-data pixels left out).
+        labels: ``(n,) uint8`` reduced labels 0..12, 255 where the mask has no data.
         patch: ``(n,) int32`` index of each row's patch.
     """
 
@@ -182,6 +198,11 @@ class PixelSample:
     def __len__(self) -> int:
         return int(self.labels.size)
 
+    @property
+    def n_labels_read(self) -> int:
+        """Ground-truth values read to know the rows' labels: every row's."""
+        return len(self)
+
     def subset(self, keep: np.ndarray) -> PixelSample:
         """The rows where ``keep`` ((n,) bool) is true."""
         return PixelSample(
@@ -191,46 +212,26 @@ class PixelSample:
             self.patch[keep],
         )
 
+    def labelled(self) -> PixelSample:
+        """The rows with a label (no-data pixels left out — which reads every label)."""
+        return self.subset(self.labels != IGNORE)
 
-def training_sample(
-    ds: FlairDataset,
-    *,
-    stride: int = 10,
-    sentinel: SentinelOptions | None = None,
-    on_patch: Callable[[int], None] | None = None,
-) -> PixelSample:
-    """Labelled pixels on a stride over every patch of ``ds``, in patch order.
+
+def stack_samples(parts: list[PatchPixels], with_s2: bool) -> PixelSample:
+    """The training sample from each patch's strided pixels (with labels), in patch order.
 
     Args:
-        ds: a dataset with labels.
-        stride: keep every ``stride``-th pixel along each axis (10: 1 % of the pixels).
-        sentinel: also sample Sentinel-2 values with these options.
-        on_patch: called with each patch index once read.
+        parts: :func:`read_patch_pixels` of every patch with a stride and labels.
+        with_s2: keep the Sentinel-2 values.
+
+    Returns:
+        Every sampled pixel, no-data pixels included (label 255): what to leave out is the
+        user's choice, and reading labels to decide it is counted where it happens.
     """
-    if stride < 1:
-        raise OptionError(f"stride must be at least 1, got {stride}")
-    parts: list[PatchPixels] = []
-    for i in range(len(ds)):
-        px = read_patch_pixels(ds, i, sentinel=sentinel, stride=stride)
-        keep = px.labels != IGNORE
-        parts.append(
-            PatchPixels(
-                i,
-                px.patch_id,
-                px.aerial[keep],
-                None if px.s2 is None else px.s2[keep],
-                None,
-                px.labels[keep],
-                px.shape,
-            )
-        )
-        if on_patch is not None:
-            on_patch(i)
-    if not parts:
-        raise OptionError("the dataset has no patch to sample")
+    parts = sorted(parts, key=lambda p: p.index)
     return PixelSample(
         np.concatenate([p.aerial for p in parts]),
-        None if sentinel is None else np.concatenate([p.s2 for p in parts]),
+        np.concatenate([p.s2 for p in parts]) if with_s2 else None,
         np.concatenate([p.labels for p in parts]),
         np.concatenate([np.full(p.labels.size, p.index, dtype=np.int32) for p in parts]),
     )

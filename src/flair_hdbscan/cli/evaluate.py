@@ -6,24 +6,32 @@ from pathlib import Path
 
 import click
 
+from flair_hdbscan.atomic import write_json
+from flair_hdbscan.cli.options import PathType
+from flair_hdbscan.evaluation import evaluate_folders
+from flair_hdbscan.metrics import scores
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.tables import make_console, scores_table
+
 
 @click.command()
 @click.option(
     "--truth",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=PathType(path_type=Path, file_okay=False),
     help="Folder of MSK_<id>.tif label masks (searched recursively).",
 )
 @click.option(
     "--pred",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=PathType(path_type=Path, file_okay=False),
     help="Folder of PRED_<id>.tif predicted maps, uint8 classes 0..12 (searched recursively).",
 )
 @click.option(
     "--json",
     "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     default=None,
     help="Also write miou, iou, overall_accuracy and confusion_matrix to this JSON file.",
 )
@@ -33,15 +41,10 @@ def evaluate(truth: Path, pred: Path, json_path: Path | None) -> None:
     The mIoU is the mean IoU of the 12 scored classes that are present in truth or
     prediction ("other" excluded), from one confusion matrix summed over patches.
     """
-    from flair_hdbscan.atomic import write_json
-    from flair_hdbscan.evaluation import evaluate_folders
-    from flair_hdbscan.metrics import scores
-    from flair_hdbscan.progress import progress_bar
-    from flair_hdbscan.tables import make_console, scores_table
-
-    with progress_bar() as bar:
-        task = bar.add_task("scoring patches", total=None)
-        cm = evaluate_folders(truth, pred, on_patch=lambda _pid: bar.advance(task))
+    if json_path is not None:
+        check_writable(json_path, what="scores file")
+    with Progress() as progress:
+        cm = evaluate_folders(truth, pred, advance=progress.stage("scoring patches"))
     result = scores(cm)
     console = make_console()
     console.print(scores_table(result, title=f"{pred} against {truth}"))

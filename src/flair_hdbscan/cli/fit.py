@@ -7,7 +7,24 @@ from typing import Any
 
 import click
 
-from flair_hdbscan.cli.options import data_options, make_study_options, study_options
+from flair_hdbscan.cli.options import (
+    PathType,
+    data_options,
+    execution_options,
+    make_study_options,
+    open_dataset,
+    study_options,
+)
+from flair_hdbscan.errors import OptionError, OutputError
+from flair_hdbscan.executors import make_executor
+from flair_hdbscan.experiments import MODEL_EXPERIMENT_NAMES
+from flair_hdbscan.experiments import experiment as lookup
+from flair_hdbscan.modelfile import save_model
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.study import check_against_data, data_identity
+from flair_hdbscan.tables import make_console
+from flair_hdbscan.training import fit_models
 
 
 def experiment_option(func: Any) -> Any:
@@ -15,54 +32,73 @@ def experiment_option(func: Any) -> Any:
     return click.option(
         "--experiment",
         "experiment",
+        type=click.Choice(MODEL_EXPERIMENT_NAMES),
         default=None,
-        metavar="NAME",
-        help="A kNN or HDBSCAN experiment of the study: knn, knn-normalized, "
-        "knn-normalized-no-intensity, hdbscan, hdbscan-normalized, knn-robust, hdbscan-robust, "
-        "knn-robust-normalized, hdbscan-robust-normalized, knn-satellite, hdbscan-satellite, "
-        "knn-satellite-normalized, hdbscan-satellite-normalized, knn-satellite-robust, "
-        "hdbscan-satellite-robust. (The naive baselines draw classes at random and have no "
-        "model to save.)",
+        help="A kNN or HDBSCAN experiment of the study. (The naive baselines draw classes at "
+        "random and have no model to save.)",
     )(func)
 
 
 def describe(model: Any) -> str:
     """One-paragraph summary of a fitted experiment: pixels, clusters, noise, mapping."""
-    meta = model.metadata
-    text = f"{meta['experiment']}: trained on {meta['n_train_pixels']:,} pixels"
-    if meta.get("mapping") is None:
-        return text + f", {meta['n_labels_used']:,} labels read"
-    text += f"; {meta['n_clusters']} clusters, noise {100 * meta['noise_fraction']:.1f} %"
-    if meta.get("cluster_purity") is not None:
-        text += f", purity {meta['cluster_purity']:.3f}"
-    if meta.get("fallback"):
-        text += f" (fallback: {meta['fallback']})"
-    if meta["mapping"] == "oracle":
-        text += (
-            f"; ORACLE mapping: each cluster takes the majority true class of its members "
-            f"({meta['n_labels_used']:,} labels read)"
-        )
-    else:
-        text += f"; mapping {meta['mapping']} ({meta['n_labels_used']:,} labels read)"
-    return text
+    record = model.record
+    text = (
+        f"{model.name}: trained on {record.n_train_pixels:,} pixels of the "
+        f"{record.train_split} split, {record.n_labels_used:,} labels read"
+    )
+    d = record.diagnostics
+    if not model.is_hdbscan:
+        return text
+    text += f"; {d['n_clusters']} clusters, noise {100 * d['noise_fraction']:.1f} %"
+    if d.get("cluster_purity") is not None:
+        text += f", purity {d['cluster_purity']:.3f}"
+    if d.get("fallback"):
+        text += f" (fallback: {d['fallback']})"
+    return text + "; ORACLE mapping: each cluster takes the majority true class of its members"
+
+
+def fit_one(
+    data: Path | None, config: Path | None, experiment: str, kwargs: dict[str, Any], executor: Any,
+    progress: Any, verify_content: bool,
+) -> Any:  # fmt: skip
+    """Fit ``experiment`` on the training split exactly as ``run`` does."""
+    options = make_study_options(kwargs)
+    exp = lookup(experiment)
+    ds = open_dataset(data, config, "train")
+    check_against_data(ds, options, satellite=exp.features.use_satellite)
+    _, [model] = fit_models(
+        ds,
+        [exp],
+        options,
+        data=data_identity(ds, content=verify_content),
+        executor=executor,
+        progress=progress,
+    )
+    return model
 
 
 @click.command()
-@data_options
+@data_options(split=False)
 @experiment_option
 @click.option(
     "--model",
     "model_path",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     help="Model file to write (e.g. knn.model): plain arrays and JSON metadata, no pickle.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace --model if it exists.")
 @study_options
+@execution_options(default_workers=1)
 def fit(
     data: Path | None,
     config: Path | None,
     experiment: str | None,
     model_path: Path,
+    overwrite: bool,
+    workers: int | None,
+    scheduler: str | None,
+    verify_content: bool,
     **kwargs: Any,
 ) -> None:
     """Fit one experiment on the TRAINING split exactly as `run` does, and save it.
@@ -71,29 +107,14 @@ def fit(
     `predict` with the saved model reproduces `run`'s predictions. Without --data or
     --config the embedded sample dataset is used.
     """
-    from flair_hdbscan.cli.options import open_dataset
-    from flair_hdbscan.errors import OptionError
-    from flair_hdbscan.modelfile import check_predictable, save_model
-    from flair_hdbscan.predict import fit_model
-    from flair_hdbscan.progress import progress_bar
-    from flair_hdbscan.study import select_experiments
-    from flair_hdbscan.tables import make_console
-
     if experiment is None:
         raise OptionError("no --experiment given: name the experiment to fit, e.g. knn")
-    options = make_study_options(kwargs)
-    [exp] = select_experiments([experiment])
-    check_predictable(exp)
-    ds = open_dataset(data, config, "train")
+    if model_path.exists() and not overwrite:
+        raise OutputError(f"{model_path} exists: add --overwrite to replace it")
+    check_writable(model_path, need_bytes=10_000_000, what="model file")
     console = make_console()
-    console.print(f"fitting {exp.name} on the train split ({len(ds)} patches)")
-    with progress_bar() as bar:
-        task = bar.add_task("reading training sample", total=len(ds))
-        model = fit_model(ds, exp.name, options, on_patch=lambda _i: bar.advance(task))
+    with make_executor(scheduler, workers) as executor, Progress() as progress:
+        model = fit_one(data, config, experiment, kwargs, executor, progress, verify_content)
     save_model(model_path, model)
     console.print(describe(model))
     console.print(f"wrote {model_path}")
-
-
-# `fit` always trains on the training split: drop the --split that data_options adds.
-fit.params = [p for p in fit.params if p.name != "split"]

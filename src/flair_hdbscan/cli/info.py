@@ -6,12 +6,18 @@ from pathlib import Path
 
 import click
 
-from flair_hdbscan.cli.options import data_argument, data_options
+from flair_hdbscan import sentinel
+from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
+from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_NAMES, TRAIN_PREVALENCE
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.provenance import data_digest
+from flair_hdbscan.summary import class_distribution, reduce_counts, split_summary
+from flair_hdbscan.tables import make_console
 
 
 @click.command()
 @data_argument
-@data_options
+@data_options()
 def info(data_arg: Path | None, data: Path | None, config: Path | None, split: str) -> None:
     """Describe a FLAIR #2 split: patches, domains, Sentinel-2 dates, class distribution.
 
@@ -21,14 +27,8 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     import numpy as np
     from rich.table import Table
 
-    from flair_hdbscan import sentinel
-    from flair_hdbscan.cli.options import merge_data, open_dataset
-    from flair_hdbscan.dataset import class_distribution, reduce_counts
-    from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_NAMES, TRAIN_PREVALENCE
-    from flair_hdbscan.tables import make_console
-
     ds = open_dataset(merge_data(data_arg, data), config, split)
-    summary = ds.summary()
+    summary = split_summary(ds)
     console = make_console()
 
     console.print(f"[bold]FLAIR #2 {summary['split']} split[/bold]")
@@ -38,7 +38,7 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
         f"  patches {summary['n_patches']:,}   domains {len(summary['domains'])}   "
         f"areas {summary['n_areas']}   T {summary['t_min']}–{summary['t_max']} dates"
     )
-    console.print(f"  fingerprint {summary['fingerprint'][:16]}")
+    console.print(f"  data digest {data_digest(ds)[:16]} (names, sizes, times)")
 
     train_a, train_p = sentinel.REFERENCE_TRAINING_THRESHOLDS
     note_a, note_p = sentinel.REFERENCE_NOTEBOOK_THRESHOLDS
@@ -63,7 +63,9 @@ def info(data_arg: Path | None, data: Path | None, config: Path | None, split: s
     if not ds.has_labels:
         console.print("No labels in this split: no class distribution.")
         return
-    full = class_distribution(ds, reduced=False, progress=None)
+    with Progress() as progress:
+        advance = progress.stage("counting classes", len(ds))
+        full = class_distribution(ds, reduced=False, on_patch=lambda _i: advance())
     counts = reduce_counts(full)
     total = int(counts.sum())
     table = Table(title="Pixel class distribution (reduced nomenclature)")

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from flair_hdbscan.cli.options import data_argument, data_options, merge_data
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan import plots
+from flair_hdbscan.cli.options import (
+    PathType,
+    data_argument,
+    data_options,
+    merge_data,
+    open_dataset,
+)
+from flair_hdbscan.errors import OptionError
+from flair_hdbscan.options import MAX_SEED
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
+from flair_hdbscan.results import load_results
+from flair_hdbscan.summary import class_distribution
+from flair_hdbscan.training import sample_table
 
 #: Figures drawn from the dataset.
 DATA_KINDS: tuple[str, ...] = (
@@ -29,56 +38,8 @@ RESULT_KINDS: tuple[str, ...] = ("confusion", "results")
 #: Every kind of figure, in the order of the study.
 KINDS: tuple[str, ...] = ("nomenclature", *DATA_KINDS, *RESULT_KINDS)
 
-_STRIDE = 10
-_AERIAL_COLUMNS = ("red", "green", "blue", "nir", "elevation")
-
-
-def _pixel_table(ds: FlairDataset) -> pd.DataFrame:
-    """The seed's pixel sample: every 10th pixel in each image axis of every patch.
-
-    Aerial bands are divided by 255 (the reference loader's ``img_as_float``, elevation
-    included); pixels of class 12 ("other") and without data are dropped.
-
-    Returns:
-        DataFrame with float32 columns red, green, blue, nir, elevation and uint8 ``label``
-        (0..11).
-    """
-    import numpy as np
-    import pandas as pd
-
-    from flair_hdbscan.nomenclature import OTHER
-
-    bands, labels = [], []
-    for i in range(len(ds)):
-        image = ds.read_image(i)[:, ::_STRIDE, ::_STRIDE]
-        label = ds.read_labels(i)[::_STRIDE, ::_STRIDE].ravel()
-        keep = label < OTHER
-        bands.append(image.reshape(image.shape[0], -1)[:, keep].T)
-        labels.append(label[keep])
-    values = np.concatenate(bands).astype(np.float32) / np.float32(255)
-    table = pd.DataFrame(values, columns=list(_AERIAL_COLUMNS))
-    table["label"] = np.concatenate(labels)
-    return table
-
-
-def _read_results(path: Path | None, kind: str) -> dict[str, Any]:
-    import json
-
-    from flair_hdbscan.errors import DataError, OptionError
-
-    if path is None:
-        raise OptionError(f"plot {kind} needs --results results.json (written by `run`)")
-    try:
-        results = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read results file {path}: {exc}") from None
-    if not isinstance(results, dict) or not isinstance(results.get("experiments"), list):
-        raise DataError(f'{path} holds no "experiments" list: is it a results.json of `run`?')
-    return results
-
 
 def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
-    from flair_hdbscan.errors import OptionError
 
     names = [str(e.get("name")) for e in results["experiments"]]
     for exp in results["experiments"]:
@@ -91,18 +52,18 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
 @click.command()
 @click.argument("kind", metavar="KIND")
 @data_argument
-@data_options
+@data_options()
 @click.option(
     "--out",
     "out",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     help="Figure file to write; the suffix (.png or .svg) chooses the format.",
 )
 @click.option(
     "--results",
     "results_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     default=None,
     help="results.json of `run` (kinds confusion and results).",
 )
@@ -119,8 +80,8 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--channel",
     default="nir",
     show_default=True,
-    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Elevation=15 "
-    "(kind channel-by-class).",
+    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Sentinel-2 B02..B12=5..14, "
+    "Elevation=15 (kind channel-by-class).",
 )
 @click.option("--channel1", default="green", show_default=True, help="x channel (scatter).")
 @click.option("--channel2", default="red", show_default=True, help="y channel (scatter).")
@@ -131,7 +92,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     default=None,
     help="Patches (samples, default 2) or super areas (time-series, default 3) to draw.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random choices.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of random choices.",
+)
 @click.option(
     "--max-patches",
     type=click.IntRange(min=1),
@@ -164,53 +131,62 @@ def plot(
     Data figures read the dataset DATA (or --data / --config; default: the embedded
     sample); confusion and results read --results.
     """
-    from flair_hdbscan.errors import OptionError
-
     if kind not in KINDS:
         raise OptionError(f"unknown figure kind {kind!r}: use one of {', '.join(KINDS)}")
     if out.suffix.lower() not in (".png", ".svg"):
         raise OptionError(f"cannot write a figure to {out}: the file name must end in .png or .svg")
     data = merge_data(data_arg, data)
 
-    from flair_hdbscan import plots
-
     # Check option values before reading any data.
     if kind == "channel-by-class":
-        plots.resolve_channel(channel, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel, plots.PIXEL_COLUMNS)
     elif kind == "normalization-scatter":
-        plots.resolve_channel(channel1, _AERIAL_COLUMNS)
-        plots.resolve_channel(channel2, _AERIAL_COLUMNS)
+        plots.resolve_channel(channel1, plots.PIXEL_COLUMNS)
+        plots.resolve_channel(channel2, plots.PIXEL_COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
+    check_writable(out, what="figure")
 
     if kind == "nomenclature":
         fig = plots.plot_nomenclature()
     elif kind in RESULT_KINDS:
-        results = _read_results(results_path, kind)
+        if results_path is None:
+            raise OptionError(f"plot {kind} needs --results results.json (written by `run`)")
+
+        results = load_results(results_path)
         if kind == "results":
             fig = plots.plot_results(results)
         else:
             exp = _experiment(results, experiment, results_path)
             fig = plots.plot_confusion(exp["confusion_matrix"], exp["name"], miou=exp.get("miou"))
     else:
-        from flair_hdbscan.cli.options import open_dataset
-
         ds = open_dataset(data, config, split)
-        if kind == "samples":
-            fig = plots.plot_samples(ds, n=n or 2, seed=seed)
-        elif kind == "time-series":
-            fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
-        elif kind == "class-patches":
-            fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
-        elif kind == "all-patches":
-            fig = plots.plot_all_patches(ds, max_patches=max_patches)
-        elif kind == "class-distribution":
-            from flair_hdbscan.dataset import class_distribution
-
-            fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
-        elif kind == "channel-by-class":
-            fig = plots.plot_channel_by_class(_pixel_table(ds), channel)
-        else:
-            fig = plots.plot_normalization_scatter(_pixel_table(ds), channel1, channel2, seed=seed)
+        with Progress() as progress:
+            # long on a whole release: reading patches is shown as it goes
+            if kind in ("class-distribution", "channel-by-class", "normalization-scatter"):
+                advance = progress.stage(f"reading the {split} split", len(ds))
+            else:
+                advance = progress.stage(f"drawing {kind}", 1)
+            if kind == "samples":
+                fig = plots.plot_samples(ds, n=n or 2, seed=seed)
+            elif kind == "time-series":
+                fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
+            elif kind == "class-patches":
+                fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
+            elif kind == "all-patches":
+                fig = plots.plot_all_patches(ds, max_patches=max_patches)
+            elif kind == "class-distribution":
+                counts = class_distribution(ds, reduced=True, on_patch=lambda _i: advance())
+                fig = plots.plot_class_distribution(counts)
+            elif kind == "channel-by-class":
+                table = sample_table(ds, satellite=plots.needs_sentinel(channel), advance=advance)
+                fig = plots.plot_channel_by_class(table, channel)
+            else:
+                table = sample_table(
+                    ds, satellite=plots.needs_sentinel(channel1, channel2), advance=advance
+                )
+                fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+            if kind in ("samples", "time-series", "class-patches", "all-patches"):
+                advance()
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flair_hdbscan.errors import OptionError
 from flair_hdbscan.nomenclature import IGNORE, N_CLASSES, REDUCED_NAMES
 from flair_hdbscan.plots._colour import _cluster_colours, colourize
 from flair_hdbscan.plots._figure import _grid, _legend_handles, _panel
@@ -71,50 +70,34 @@ def row_normalize(cm: np.ndarray) -> np.ndarray:
     return out
 
 
-def _option_of(name: str, method: str) -> str:
-    """Feature option of an experiment: its name without the method prefix, ``raw`` if bare."""
-    prefix = f"{method}-"
-    if name == method:
-        return "raw"
-    return name[len(prefix) :] if name.startswith(prefix) else name
-
-
 def results_table(results: dict[str, Any]) -> pd.DataFrame:
-    """The experiments of a results dictionary as one row each.
+    """The experiments of a results dictionary as one row each, for the results chart.
 
     Args:
-        results: the study's results (``results.json`` read as a dict) with an
-            ``"experiments"`` list of dicts holding ``name``, ``method``, ``miou`` and
-            optionally ``mapping``.
+        results: the study's results (``results.json`` read by
+            :func:`~flair_hdbscan.results.load_results`).
 
     Returns:
         DataFrame with columns ``name``, ``method``, ``option`` (feature option, see
         :data:`FEATURE_OPTIONS`; empty for naive baselines), ``miou`` (float, NaN when
-        undefined) and ``mapping``.
-
-    Raises:
-        OptionError: if ``results`` holds no ``"experiments"`` list.
+        undefined), ``mapping`` and ``protocol``.
     """
     import pandas as pd
 
-    experiments = results.get("experiments") if isinstance(results, dict) else None
-    if not isinstance(experiments, list):
-        raise OptionError('results hold no "experiments" list: is it a results.json of `run`?')
-    rows = []
-    for exp in experiments:
-        method = str(exp.get("method", ""))
-        name = str(exp.get("name", method))
-        miou = exp.get("miou")
-        rows.append(
-            {
-                "name": name,
-                "method": method,
-                "option": "" if method.startswith("naive") else _option_of(name, method),
-                "miou": float("nan") if miou is None else float(miou),
-                "mapping": exp.get("mapping"),
-            }
-        )
-    return pd.DataFrame(rows, columns=["name", "method", "option", "miou", "mapping"])
+    from flair_hdbscan.results import experiment_rows
+
+    rows = [
+        {
+            "name": r["name"],
+            "method": r["method"],
+            "option": "" if str(r["method"]).startswith("naive") else r["option"],
+            "miou": float("nan") if r["miou"] is None else r["miou"],
+            "mapping": r["mapping"],
+            "protocol": r["protocol"],
+        }
+        for r in experiment_rows(results)
+    ]
+    return pd.DataFrame(rows, columns=["name", "method", "option", "miou", "mapping", "protocol"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,11 +233,9 @@ def plot_results(results: dict[str, Any]) -> Figure:
         results: the study's results dictionary (``results.json``).
 
     Returns:
-        The figure. Its title says when HDBSCAN clusters were named with the oracle mapping
-        (the ground truth of the clustered pixels), or with a label budget.
-
-    Raises:
-        OptionError: if ``results`` holds no experiments list.
+        The figure. Its title gives the protocol (held-out or in-sample) and says when
+        HDBSCAN clusters were named with the oracle mapping (the ground truth of the
+        clustered pixels).
     """
     table = results_table(results)
     learned = table[table["method"].isin(list(_METHOD_LABELS))]
@@ -306,10 +287,9 @@ def plot_results(results: dict[str, Any]) -> Figure:
     ax.set_ylim(0, max(0.1, float(finite.max()) * 1.3 if len(finite) else 1.0))
     ax.legend(loc="upper center", fontsize=8, ncol=4, frameon=False)
     mappings = {m for m in learned.loc[learned["method"] == "hdbscan", "mapping"] if m}
-    title = "mIoU by feature option: kNN vs HDBSCAN"
+    protocols = sorted({p for p in table["protocol"] if p})
+    title = f"mIoU by feature option: kNN vs HDBSCAN ({', '.join(protocols) or 'unknown'})"
     if "oracle" in mappings:
         title += "\nHDBSCAN clusters named by the oracle mapping (ground truth of clustered pixels)"
-    elif mappings:
-        title += f"\nHDBSCAN clusters named with {', '.join(sorted(mappings))} labels"
     ax.set_title(title, fontsize=11)
     return fig
