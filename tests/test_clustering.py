@@ -18,32 +18,22 @@ def blobs():
     return X.astype(np.float32), y
 
 
-def test_fast_hdbscan_dedup_equals_plain_without_repeated_rows(blobs):
-    X, _ = blobs
-    assert np.unique(X, axis=0).shape[0] == X.shape[0]
-    plain = cluster_pixels(X, backend="fast_hdbscan")
-    dedup = cluster_pixels(X, backend="fast_hdbscan", dedup=True)
-    assert adjusted_rand_score(plain.labels, dedup.labels) >= 0.99
-    assert dedup.n_rows_clustered == X.shape[0]
-
-
 @pytest.mark.parametrize(
-    ("backend", "dedup", "method", "ties"),
+    ("backend", "method", "ties"),
     [
-        ("flair", False, "eom", "sequential"),
-        ("flair", False, "leaf", "sequential"),
-        ("flair", False, "eom", "simultaneous"),
-        ("flair", False, "leaf", "simultaneous"),
-        ("fast_hdbscan", False, "eom", None),
-        ("fast_hdbscan", True, "eom", None),
+        ("flair", "eom", "sequential"),
+        ("flair", "leaf", "sequential"),
+        ("flair", "eom", "simultaneous"),
+        ("flair", "leaf", "simultaneous"),
+        ("fast_hdbscan", "eom", None),
     ],
 )
 @pytest.mark.parametrize("seed", [7, 8])
-def test_shuffled_rows_give_the_same_clusters(blobs, backend, dedup, method, ties, seed):
+def test_shuffled_rows_give_the_same_clusters(blobs, backend, method, ties, seed):
     X, _ = blobs
     # quantise so that rows repeat and ties abound
     Xq = np.round(X * 2) / 2
-    kw = dict(backend=backend, dedup=dedup, cluster_selection_method=method, ties=ties)
+    kw = dict(backend=backend, cluster_selection_method=method, ties=ties)
     base = cluster_pixels(Xq, **kw)
     perm = np.random.default_rng(seed).permutation(Xq.shape[0])
     shuffled = cluster_pixels(Xq[perm], **kw)
@@ -52,8 +42,7 @@ def test_shuffled_rows_give_the_same_clusters(blobs, backend, dedup, method, tie
     assert base.n_clusters > 1
 
 
-@pytest.mark.parametrize(("backend", "dedup"), [("flair", False), ("fast_hdbscan", True)])
-def test_dedup_weights_count_repeats(backend, dedup):
+def test_distinct_rows_are_weighted_by_their_repeats():
     # three piles of 4 distinct points repeated 10 times each, plus sparse noise: weighted
     # unique rows must find the three piles, each pile in one cluster
     rng = np.random.default_rng(0)
@@ -62,7 +51,7 @@ def test_dedup_weights_count_repeats(backend, dedup):
     piles = np.repeat((centres[:, None, :] + offsets[None]).reshape(-1, 2), 10, axis=0)
     noise = rng.uniform(-5, 15, size=(30, 2)).astype(np.float32)
     X = np.concatenate([piles, noise])
-    dedup = cluster_pixels(X, min_cluster_size=10, backend=backend, dedup=dedup)
+    dedup = cluster_pixels(X, min_cluster_size=10, backend="flair")
     assert dedup.n_rows_clustered == 12 + 30
     labels = dedup.labels[:120].reshape(3, 40)
     assert all(len(set(row)) == 1 and row[0] >= 0 for row in labels)
@@ -75,21 +64,11 @@ def quantised():
     return np.round(X * 3).astype(np.float32)
 
 
-def test_fast_hdbscan_capped_dedup_avoids_clusters_of_identical_points(quantised):
-    # the legacy weighted path of the fast_hdbscan backend (weights capped): it is not
-    # HDBSCAN of the rows, which splits repeated rows into many small clusters
-    plain = cluster_pixels(quantised)
-    dedup = cluster_pixels(quantised, backend="fast_hdbscan", dedup=True)
-    assert plain.n_clusters > 50 and plain.noise_fraction > 0.5
-    assert dedup.n_clusters <= 5 and dedup.noise_fraction < 0.2
-
-
-@pytest.mark.parametrize(("backend", "dedup"), [("flair", False), ("fast_hdbscan", True)])
-def test_rows_repeated_more_than_min_samples_are_clustered(quantised, backend, dedup):
+def test_rows_repeated_more_than_min_samples_are_clustered(quantised):
     _, inverse, counts = np.unique(quantised, axis=0, return_inverse=True, return_counts=True)
     heavy = counts[inverse.ravel()] >= 11
     assert heavy.sum() > 500
-    c = cluster_pixels(quantised, min_cluster_size=10, min_samples=10, backend=backend, dedup=dedup)
+    c = cluster_pixels(quantised, min_cluster_size=10, min_samples=10, backend="flair")
     # the densest rows must be clustered, not noise
     assert (c.labels[heavy] < 0).mean() < 0.05
 
@@ -116,10 +95,8 @@ def test_cluster_ids_are_numbered_by_first_appearance(blobs):
     assert firsts == sorted(firsts)
 
 
-def test_flair_dedup_flag_changes_nothing(quantised):
+def test_flair_clusters_the_distinct_rows(quantised):
     plain = cluster_pixels(quantised)
-    dedup = cluster_pixels(quantised, dedup=True)
-    np.testing.assert_array_equal(plain.labels, dedup.labels)
     assert plain.n_rows_clustered == np.unique(quantised, axis=0).shape[0]
 
 
@@ -195,8 +172,8 @@ def test_option_errors():
     X = np.zeros((20, 2), dtype=np.float32)
     with pytest.raises(OptionError, match="backend"):
         cluster_pixels(X, backend="kmeans")
-    with pytest.raises(OptionError, match="sample weights"):
-        cluster_pixels(X, backend="hdbscan", dedup=True)
+    with pytest.raises(OptionError, match="flair backend"):
+        cluster_pixels(X, backend="hdbscan", ties="simultaneous")
     with pytest.raises(OptionError, match="min_cluster_size"):
         cluster_pixels(X, min_cluster_size=1)
     with pytest.raises(OptionError, match="selection"):

@@ -27,8 +27,7 @@ class Clustering:
         labels: ``(n,) int64`` cluster id per row, 0..n_clusters-1, −1 for noise.
         n_clusters: number of clusters.
         noise_fraction: fraction of rows labelled noise.
-        n_rows_clustered: rows handed to the backend (the distinct rows for ``"flair"``
-            and with ``dedup``).
+        n_rows_clustered: rows handed to the backend (the distinct rows for ``"flair"``).
     """
 
     labels: np.ndarray
@@ -106,7 +105,6 @@ def cluster_pixels(
     min_samples: int | None = None,
     cluster_selection_method: str = "eom",
     backend: str = "flair",
-    dedup: bool = False,
     ties: str | None = None,
 ) -> Clustering:
     """Cluster pixel features with HDBSCAN.
@@ -126,11 +124,6 @@ def cluster_pixels(
         backend: ``"flair"`` (the package's exact HDBSCAN*: distinct rows weighted by
             their counts, equal to clustering every row; ties as ``ties`` says),
             ``"fast_hdbscan"``, ``"hdbscan"`` (exact minimum spanning tree) or ``"sklearn"``.
-        dedup: library backends: cluster the distinct rows weighted by their counts,
-            capped at ``min_samples - 1`` (fast_hdbscan only; NOT equivalent to clustering
-            every row — fast_hdbscan 0.3's weighted path differs from its unweighted one).
-            The ``"flair"`` backend always clusters distinct rows, exactly, so the flag
-            changes nothing there.
         ties: ``"flair"`` only; None means ``"simultaneous"``: touching merges of equal
             height at once — HDBSCAN*'s level-set definition, which no order of rows,
             columns or tied edges can change. ``"sequential"``: merges of equal height one
@@ -144,15 +137,9 @@ def cluster_pixels(
 
     Raises:
         OptionError: on an unknown backend, method or ``ties``, an out-of-range size,
-            ``dedup`` with a backend that takes no sample weights, or ``ties`` with a
-            library backend.
+            or ``ties`` with a library backend.
     """
     _check(min_cluster_size, min_samples, cluster_selection_method, backend, ties)
-    if dedup and backend not in ("flair", "fast_hdbscan"):
-        raise OptionError(
-            f"--dedup needs sample weights, which the {backend} backend does not take: "
-            "use --backend flair (exact) or fast_hdbscan"
-        )
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim != 2:
         raise OptionError(f"features must be a (rows, columns) table, got shape {X.shape}")
@@ -177,31 +164,20 @@ def cluster_pixels(
         )
         labels[rows] = _renumber(out)[inverse]
     else:
-        if dedup:
-            cap = max(ms - 1, 1)  # fast_hdbscan labels rows dense on their own noise
-            target = unique
-            weights = np.minimum(counts, cap).astype(np.float32)
-        else:
-            target = np.ascontiguousarray(X[rows][order])
-            weights = None
+        target = np.ascontiguousarray(X[rows][order])
         if target.shape[0] <= max(ms, 1):
             out = np.full(target.shape[0], -1, dtype=np.int64)
         else:
             out = library_labels(
                 target,
-                weights,
                 min_cluster_size=mcs,
                 min_samples=min(ms, target.shape[0] - 1),
                 method=cluster_selection_method,
                 backend=backend,
             )
-        out = _renumber(out)
-        if dedup:
-            labels[rows] = out[inverse]
-        else:
-            sub = np.empty(rows.size, dtype=np.int64)
-            sub[order] = out
-            labels[rows] = sub
+        sub = np.empty(rows.size, dtype=np.int64)
+        sub[order] = _renumber(out)
+        labels[rows] = sub
     n_clusters = int(labels.max()) + 1 if n else 0
     noise = float(np.mean(labels < 0)) if n else 0.0
     log.info(

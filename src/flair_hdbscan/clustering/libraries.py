@@ -53,7 +53,6 @@ def run_with_stack(fn: Callable[[], T], size: int) -> T:
 
 def library_labels(
     X: np.ndarray,
-    weights: np.ndarray | None,
     *,
     min_cluster_size: int,
     min_samples: int,
@@ -64,7 +63,6 @@ def library_labels(
 
     Args:
         X: ``(n, f) float32`` C-contiguous rows.
-        weights: ``(n,) float32`` sample weights (fast_hdbscan only) or None.
         min_cluster_size: smallest cluster.
         min_samples: neighbours without the point itself (hdbscan's count).
         method: ``"eom"`` or ``"leaf"``.
@@ -83,7 +81,7 @@ def library_labels(
                 min_samples=min_samples,
                 cluster_selection_method=method,
             )
-            model.fit(X, sample_weight=weights)
+            model.fit(X)
         elif backend == "hdbscan":
             from hdbscan import HDBSCAN
 
