@@ -161,7 +161,6 @@ def build_estimator(exp: Experiment, options: StudyOptions, seed: int) -> Any:
             min_samples=options.min_samples,
             cluster_selection_method=options.cluster_selection_method,
             backend=options.backend,
-            dedup=options.dedup,
             n_neighbors=options.n_neighbors,
             n_jobs=options.n_jobs,
         )

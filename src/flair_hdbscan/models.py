@@ -135,7 +135,6 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
         min_samples: HDBSCAN's core-distance neighbours (None: ``min_cluster_size``).
         cluster_selection_method: ``"eom"`` or ``"leaf"``.
         backend: HDBSCAN implementation (see :data:`flair_hdbscan.clustering.BACKENDS`).
-        dedup: cluster distinct rows weighted by their counts.
         n_neighbors: neighbours of the propagating kNN.
         n_jobs: threads of the kNN queries.
     """
@@ -147,7 +146,6 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
         min_samples: int | None = None,
         cluster_selection_method: str = "eom",
         backend: str = "fast_hdbscan",
-        dedup: bool = False,
         n_neighbors: int = 5,
         n_jobs: int | None = None,
     ) -> None:
@@ -155,7 +153,6 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
         self.backend = backend
-        self.dedup = dedup
         self.n_neighbors = n_neighbors
         self.n_jobs = n_jobs
 
@@ -172,7 +169,6 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
                 min_samples=self.min_samples,
                 cluster_selection_method=self.cluster_selection_method,
                 backend=self.backend,
-                dedup=self.dedup,
             )
         labels = clustering.labels
         self.fallback_ = None

@@ -125,7 +125,6 @@ class StudyOptions:
             hdbscan and fast_hdbscan count); None means ``min_cluster_size``.
         cluster_selection_method: ``"eom"`` or ``"leaf"``.
         backend: HDBSCAN implementation.
-        dedup: cluster the distinct rows weighted by their counts.
         s2_resampling: ``"nearest"`` or ``"bilinear"``.
         cloud_area_threshold: a Sentinel-2 date is dropped when this share of the super
             patch is snowy or cloudy (reference training code: 0.5).
@@ -166,12 +165,6 @@ class StudyOptions:
     backend: str = _opt(
         "fast_hdbscan", "HDBSCAN implementation.", choices=BACKENDS, scope="hdbscan"
     )
-    dedup: bool = _opt(
-        False,
-        "Cluster distinct rows weighted by their counts.",
-        scope="hdbscan",
-        secondary="no-dedup",
-    )
     s2_resampling: str = _opt(
         "nearest",
         "Sentinel-2 composite onto the aerial 0.2 m grid.",
@@ -206,11 +199,6 @@ class StudyOptions:
             spec: Spec = f.metadata["spec"]
             _check_type(f.name, spec, value, f.default)
             spec.check(f.name, value)
-        if self.dedup and self.backend != "fast_hdbscan":
-            raise OptionError(
-                f"--dedup needs sample weights, which the {self.backend} backend does not "
-                "take: use --backend fast_hdbscan"
-            )
 
     @property
     def effective_min_samples(self) -> int:
@@ -308,37 +296,35 @@ class HdbscanSetting:
         cluster_selection_method: ``"eom"`` or ``"leaf"``.
         min_cluster_size: smallest cluster.
         min_samples: core-distance neighbours (hdbscan's count; None: ``min_cluster_size``).
-        backend: ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``.
-        dedup: cluster distinct rows weighted by counts (fast_hdbscan only).
+        backend: an HDBSCAN implementation of :data:`flair_hdbscan.clustering.BACKENDS`.
     """
 
     cluster_selection_method: str = "eom"
     min_cluster_size: int = 10
     min_samples: int | None = 10
     backend: str = "fast_hdbscan"
-    dedup: bool = False
 
     @property
     def name(self) -> str:
-        """``method-min_cluster_size-min_samples`` (+ ``-backend``, ``-dedup`` if not default)."""
+        """``method-min_cluster_size-min_samples`` (+ ``-backend`` if not the default)."""
         ms = self.min_cluster_size if self.min_samples is None else self.min_samples
         name = f"{self.cluster_selection_method}-{self.min_cluster_size}-{ms}"
         if self.backend != "fast_hdbscan":
             name += f"-{self.backend}"
-        return name + ("-dedup" if self.dedup else "")
+        return name
 
 
 def parse_hdbscan_setting(text: str) -> HdbscanSetting:
-    """Parse ``method:min_cluster_size:min_samples[:backend][:dedup]``, e.g. ``leaf:10:5``.
+    """Parse ``method:min_cluster_size:min_samples[:backend]``, e.g. ``leaf:10:5``.
 
     Raises:
         OptionError: on a malformed text or an unknown method.
     """
     parts = [p.strip() for p in str(text).split(":")]
-    if len(parts) < 3 or len(parts) > 5:
+    if len(parts) < 3 or len(parts) > 4:
         raise OptionError(
             f"HDBSCAN setting {text!r}: write method:min_cluster_size:min_samples"
-            "[:backend][:dedup], e.g. leaf:10:5"
+            "[:backend], e.g. leaf:10:5"
         )
     method, mcs, ms, *rest = parts
     if method not in METHODS:
@@ -347,9 +333,10 @@ def parse_hdbscan_setting(text: str) -> HdbscanSetting:
         mcs_i, ms_i = int(mcs), int(ms)
     except ValueError:
         raise OptionError(f"HDBSCAN setting {text!r}: sizes must be integers") from None
-    dedup = "dedup" in rest
-    backends = [r for r in rest if r != "dedup"]
-    return HdbscanSetting(method, mcs_i, ms_i, backends[0] if backends else "fast_hdbscan", dedup)
+    backend = rest[0] if rest else "fast_hdbscan"
+    if backend not in BACKENDS:
+        raise OptionError(f"HDBSCAN setting {text!r}: backend must be one of {BACKENDS}")
+    return HdbscanSetting(method, mcs_i, ms_i, backend)
 
 
 def check_budgets(budgets: Sequence[Budget]) -> tuple[Budget, ...]:
@@ -384,7 +371,7 @@ class BudgetOptions:
         budgets: numbers of labelled pixels (integers ≥ 1) and/or ``"all"``.
         seeds: seeds per budget (mean ± std over them).
         features: the feature option of the study the methods work on.
-        hdbscan: HDBSCAN settings, ``method:min_cluster_size:min_samples[:backend][:dedup]``.
+        hdbscan: HDBSCAN settings, ``method:min_cluster_size:min_samples[:backend]``.
         kmeans_init: k-means initialisation, ``"random"`` or ``"k-means++"``.
     """
 

@@ -227,7 +227,6 @@ def run_budget_study(
                 min_samples=hs.min_samples,
                 cluster_selection_method=hs.cluster_selection_method,
                 backend=hs.backend,
-                dedup=hs.dedup,
             )
             labels = cl.labels
             stats = {

@@ -82,7 +82,6 @@ class Clusterer:
                 "min_cluster_size": s.min_cluster_size,
                 "min_samples": s.min_samples,
                 "backend": s.backend,
-                "dedup": s.dedup,
             }
         else:
             out["kmeans"] = {"k": self.k, "init": self.kmeans_init}
@@ -166,7 +165,6 @@ def _fit_hdbscan(X: np.ndarray, clusterer: Clusterer) -> Clusters:
         min_samples=hs.min_samples,
         cluster_selection_method=hs.cluster_selection_method,
         backend=hs.backend,
-        dedup=hs.dedup,
     )
     labels = np.asarray(cl.labels, dtype=np.int64)
     fallback = None
