@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flair_hdbscan.clustering import BACKENDS, METHODS
+import numpy as np
+
+from flair_hdbscan.clustering import BACKENDS, METHODS, Clustering, cluster_pixels
 from flair_hdbscan.errors import OptionError
 
 __all__ = [
@@ -312,6 +314,16 @@ class HdbscanSetting:
         if self.backend != "fast_hdbscan":
             name += f"-{self.backend}"
         return name
+
+    def cluster(self, X: np.ndarray) -> Clustering:
+        """Cluster ``X`` (``(n, f)`` float features) with this setting."""
+        return cluster_pixels(
+            X,
+            min_cluster_size=self.min_cluster_size,
+            min_samples=self.min_samples,
+            cluster_selection_method=self.cluster_selection_method,
+            backend=self.backend,
+        )
 
 
 def parse_hdbscan_setting(text: str) -> HdbscanSetting:

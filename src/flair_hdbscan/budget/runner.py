@@ -50,7 +50,7 @@ from flair_hdbscan.budget.methods import (
 )
 from flair_hdbscan.budget.results import ALL, METHODS, BudgetResult, BudgetRow, row_sort_key
 from flair_hdbscan.budget.scoring import ScoringTable, chance_miou
-from flair_hdbscan.clustering import cluster_pixels, largest_cluster_fraction
+from flair_hdbscan.clustering import largest_cluster_fraction
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.exemplars import cluster_means
 from flair_hdbscan.options import DEFAULT_BUDGETS as _DEFAULT_BUDGETS
@@ -221,13 +221,7 @@ def run_budget_study(
     if "hdbscan" in methods or "oracle" in methods:
         for hs in hdbscan_settings:
             start = time.perf_counter()
-            cl = cluster_pixels(
-                X,
-                min_cluster_size=hs.min_cluster_size,
-                min_samples=hs.min_samples,
-                cluster_selection_method=hs.cluster_selection_method,
-                backend=hs.backend,
-            )
+            cl = hs.cluster(X)
             labels = cl.labels
             stats = {
                 "n_clusters": cl.n_clusters,

@@ -31,7 +31,6 @@ import numpy as np
 
 from flair_hdbscan.budget.methods import distinct_rows
 from flair_hdbscan.budget.runner import DEFAULT_KMEANS_INIT
-from flair_hdbscan.clustering import cluster_pixels
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.exemplars import annotation_order, cluster_means, cluster_priority
 from flair_hdbscan.options import ALL, HdbscanSetting, check_budgets, parse_hdbscan_setting
@@ -159,13 +158,7 @@ def _fit_hdbscan(X: np.ndarray, clusterer: Clusterer) -> Clusters:
     hs = clusterer.setting
     if hs is None:
         raise OptionError(f"{clusterer.name} is not an HDBSCAN clustering")
-    cl = cluster_pixels(
-        X,
-        min_cluster_size=hs.min_cluster_size,
-        min_samples=hs.min_samples,
-        cluster_selection_method=hs.cluster_selection_method,
-        backend=hs.backend,
-    )
+    cl = hs.cluster(X)
     labels = np.asarray(cl.labels, dtype=np.int64)
     fallback = None
     if cl.n_clusters == 0:  # as the budget study: the whole pool is one cluster
