@@ -98,7 +98,8 @@ class DaskExecutor:
     ) -> list[int]:
         from distributed import as_completed
 
-        future_shared = self.client.scatter(shared, broadcast=True, hash=False)
+        # scattered inside a list: Dask scatters a tuple or list element by element
+        (future_shared,) = self.client.scatter([shared], broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
         futures = {
             self.client.submit(
