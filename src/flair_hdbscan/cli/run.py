@@ -197,7 +197,7 @@ def run(
         largest = e.get("largest_cluster_fraction")
         if largest is not None and largest > 0.5:
             console.print(
-                f"{e['name']}: the largest cluster holds {100 * largest:.0f} % of the clustered "
+                f"{e['name']}: the largest cluster holds {100 * largest:.1f} % of the clustered "
                 "pixels — HDBSCAN's excess-of-mass selection merged most of the sample; see "
                 "--min-samples and --cluster-selection-method leaf."
             )
