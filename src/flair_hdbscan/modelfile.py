@@ -228,8 +228,9 @@ def _read_metadata(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     if metadata.get("format_version") != FORMAT_VERSION:
         raise _refuse(
             path,
-            f"has format version {metadata.get('format_version')!r}; this flair-hdbscan reads "
-            f"version {FORMAT_VERSION}",
+            f"has format version {metadata.get('format_version')!r} "
+            f"({type(metadata.get('format_version')).__name__}); this flair-hdbscan reads "
+            f"version {FORMAT_VERSION} (integer)",
         )
     try:
         jsonschema.validate(metadata, METADATA_SCHEMA)

@@ -262,7 +262,9 @@ def _check_type(name: str, spec: Spec, value: Any, default: Any) -> None:
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise OptionError(f"{flag} must be a {kind.__name__}, got {value!r}")
+        nouns = {bool: "true or false", int: "an integer", float: "a number"}
+        noun = nouns.get(kind, f"a {kind.__name__}")
+        raise OptionError(f"{flag} must be {noun}, got {value!r}")
 
 
 def option_specs(cls: type = StudyOptions) -> list[tuple[str, Any, Spec]]:
