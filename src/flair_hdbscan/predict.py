@@ -21,7 +21,7 @@ from flair_hdbscan.executors import Executor, LocalExecutor
 from flair_hdbscan.ledger import Ledger
 from flair_hdbscan.model import ExperimentModel
 from flair_hdbscan.outdir import claim
-from flair_hdbscan.passes import PassSummary, PredictPlan, predict_split
+from flair_hdbscan.passes import PassSummary, PredictPlan, output_paths, predict_split
 from flair_hdbscan.progress import Progress, quiet
 from flair_hdbscan.study import data_identity
 
@@ -92,7 +92,11 @@ def predict_folder(
     executor = executor or LocalExecutor()
     out = Path(out).expanduser().resolve()
     provenance = predict_provenance(model, data_identity(ds, content=verify_content), clusters)
-    need = maps_bytes(len(ds), clusters)
+    # a resumed call needs room only for the maps not written yet
+    missing = sum(
+        not all(p.is_file() for p in output_paths(ds, i, out, clusters)) for i in range(len(ds))
+    )
+    need = maps_bytes(missing, clusters)
     with claim(
         out, kind="predictions", provenance=provenance, overwrite=overwrite, need_bytes=need
     ):
