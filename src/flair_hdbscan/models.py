@@ -26,7 +26,12 @@ from flair_hdbscan.clustering import (
     largest_cluster_fraction,
     oracle_mapping,
 )
-from flair_hdbscan.neighbors import ExactNeighbors, check_range, default_threads
+from flair_hdbscan.neighbors import (
+    ExactNeighbors,
+    check_range,
+    default_threads,
+    spatial_order,
+)
 
 __all__ = ["ClusterThenLabel", "KDTreeClassifier", "make_knn"]
 
@@ -80,9 +85,12 @@ class KDTreeClassifier(ClassifierMixin, BaseEstimator):
         check_range(X)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         points, inverse = np.unique(_compact(X), axis=0, return_inverse=True)
-        self.points_ = np.ascontiguousarray(points)
+        order = spatial_order(points)  # near points near in memory: faster queries
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        self.points_ = np.ascontiguousarray(points[order])
         self.n_train_ = int(X.shape[0])
-        self._build(inverse.ravel(), y_idx.ravel())
+        self._build(rank[inverse.ravel()], y_idx.ravel())
         return self
 
     def _build(self, inverse: np.ndarray, y_idx: np.ndarray) -> None:
