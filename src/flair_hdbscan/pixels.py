@@ -22,6 +22,8 @@ __all__ = [
     "PatchPixels",
     "PixelSample",
     "SentinelOptions",
+    "cap_quota",
+    "cap_rows",
     "read_patch_pixels",
     "sentinel_grid",
     "stack_samples",
@@ -100,6 +102,8 @@ class PatchPixels:
         shape: ``(H, W)`` of the rows' grid.
         profile: georeferencing of the aerial file (``crs``, ``transform``, ``width``,
             ``height``).
+        n_labels_read: labels read to produce the rows, when rows were drawn from more
+            (see :func:`cap_rows`); None means one per row.
     """
 
     index: int
@@ -110,6 +114,13 @@ class PatchPixels:
     labels: np.ndarray | None
     shape: tuple[int, int]
     profile: dict[str, Any]
+    n_labels_read: int | None = None
+
+    def labels_read(self) -> int:
+        """Ground-truth values read for these rows (more than the rows after a cap)."""
+        if self.n_labels_read is not None:
+            return self.n_labels_read
+        return 0 if self.labels is None else int(self.labels.size)
 
 
 def read_patch_pixels(
@@ -144,6 +155,46 @@ def read_patch_pixels(
     lab = None if patch.labels is None else patch.labels[sl].ravel()
     return PatchPixels(
         patch.index, patch.patch_id, aerial, s2, cell, lab, grid_shape, patch.profile
+    )
+
+
+def cap_quota(max_pixels: int, n_patches: int, index: int) -> int:
+    """Rows patch ``index`` of ``n_patches`` keeps under a cap of ``max_pixels`` in all.
+
+    An equal share ``max_pixels // n_patches`` each, one more for the first
+    ``max_pixels % n_patches`` patches, so the shares add up to the cap.
+    """
+    share, extra = divmod(int(max_pixels), int(n_patches))
+    return share + (1 if index < extra else 0)
+
+
+def cap_rows(px: PatchPixels, quota: int, seed: int) -> PatchPixels:
+    """At most ``quota`` of the patch's labelled rows, drawn without replacement.
+
+    Rows without data (label 255) are never drawn. The rows keep their order, and the
+    labels read to draw them — every row's — stay counted.
+
+    Args:
+        px: strided pixels of one patch, with labels.
+        quota: rows to keep at most.
+        seed: seed of the draw (the study derives it from its seed and the patch id).
+    """
+    if px.labels is None:
+        raise ValueError("capping the training sample needs the labels")
+    labelled = np.flatnonzero(px.labels != IGNORE)
+    if labelled.size > quota:
+        rng = np.random.default_rng(seed)
+        labelled = np.sort(rng.choice(labelled, size=quota, replace=False))
+    return PatchPixels(
+        px.index,
+        px.patch_id,
+        px.aerial[labelled],
+        None if px.s2 is None else px.s2[labelled],
+        None if px.s2_cell is None else px.s2_cell[labelled],
+        px.labels[labelled],
+        px.shape,
+        px.profile,
+        px.labels_read(),
     )
 
 
@@ -211,7 +262,7 @@ def stack_samples(parts: list[PatchPixels], with_s2: bool) -> PixelSample:
         The sample without its no-data pixels.
     """
     parts = sorted(parts, key=lambda p: p.index)
-    n_read = sum(int(p.labels.size) for p in parts)
+    n_read = sum(p.labels_read() for p in parts)
     keeps = [p.labels != IGNORE for p in parts]
     return PixelSample(
         np.concatenate([p.aerial[k] for p, k in zip(parts, keeps, strict=True)]),
