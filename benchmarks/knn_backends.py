@@ -65,6 +65,7 @@ def features(root: Path, n_train: int, n_query: int) -> dict[str, tuple[np.ndarr
 
 def vote(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Majority class of the rows ``idx`` ``(q, k)``, ties to the smallest class."""
+    idx = np.asarray(idx, dtype=np.int64)
     counts = np.zeros((idx.shape[0], int(y.max()) + 1), dtype=np.int64)
     for j in range(idx.shape[1]):
         np.add.at(counts, (np.arange(idx.shape[0]), y[idx[:, j]]), 1)
@@ -112,7 +113,7 @@ def backends(X: np.ndarray, y: np.ndarray) -> dict[str, tuple[float, object]]:
         add(
             "napf (nanoflann) float32",
             lambda: napf.KDT(X, metric=2),
-            lambda t, Q: t.knn_search(Q.astype(np.float32), K, 1)[0],
+            lambda t, Q: t.knn_search(Q.astype(np.float32), K, 1)[1],
         )
     except ImportError:
         pass
