@@ -441,7 +441,9 @@ class ExactNeighbors:
         """``c`` nearest points by the tree, and a lower bound for every other one."""
         dtype = self.points.dtype
         Qt = np.ascontiguousarray(Q, dtype=dtype)
-        with _omp_threads(self.threads):
+        # OpenMP threads pay off on big batches only: a small one waits on their wake-up
+        threads = self.threads if Q.shape[0] >= 20_000 else 1
+        with _omp_threads(threads):
             d2, idx = self.tree.query(Qt, k=c, sqr_dists=True)
         d2 = np.asarray(d2, dtype=np.float64).reshape(Q.shape[0], c)
         idx = np.asarray(idx, dtype=np.int64).reshape(Q.shape[0], c)
@@ -524,19 +526,28 @@ class ExactNeighbors:
         return out_cls, out_rows
 
 
+_CONTROLLER: list = []
+
+
 class _omp_threads:  # noqa: N801 - used as a context manager
-    """Limit OpenMP threads of the tree's queries for the duration of a block."""
+    """Limit OpenMP threads of the tree's queries for the duration of a block.
+
+    The libraries are found once per process (finding them costs about 10 ms, which per
+    patch and model adds up).
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
 
     def __enter__(self) -> None:
-        from threadpoolctl import threadpool_limits
+        if not _CONTROLLER:
+            from threadpoolctl import ThreadpoolController
 
-        self._limits = threadpool_limits(self.n, user_api="openmp")
+            _CONTROLLER.append(ThreadpoolController())
+        self._limits = _CONTROLLER[0].limit(limits=self.n, user_api="openmp")
 
     def __exit__(self, *exc: object) -> None:
-        self._limits.unregister()
+        self._limits.restore_original_limits()
 
 
 def default_threads() -> int:
