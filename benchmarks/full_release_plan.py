@@ -171,7 +171,7 @@ def main() -> None:
     # memory of one model per worker: measured bytes per training point, scaled
     bpp_live = max(grown) / n_train
     share = distinct / n_train
-    live_points = knn.index_.nbytes + 8 * distinct  # tables + pykdtree's index and nodes
+    live_points = knn.index_.nbytes + 14 * distinct  # tables + pykdtree's index and nodes
     bpp_tables = live_points / n_train
     print(f"  training sample: 1 % of {FULL_PIXELS:,} = {FULL_SAMPLE:,} points")
     print(f"  measured here: worker RSS growth {max(grown) / 2**20:,.0f} MiB / {n_train:,} "
@@ -181,13 +181,14 @@ def main() -> None:
     item = knn.points_.dtype.itemsize
 
     def model_bytes(distinct_share: float, rows: float) -> float:
-        # per distinct point: f values, ptr 8 B, tree index 4 B + nodes ~4 B; per row: 4 + 1 B
-        return rows * (distinct_share * (f * item + 16) + 5)
+        # per distinct point: f values, ptr 4 B, pykdtree's index 4 B and nodes ~10 B (about
+        # one 40-byte node per 4 points at leaf size 16); per row: its index 4 B, class 1 B
+        return rows * (distinct_share * (f * item + 18) + 5)
 
     for label, s in (("as generated", share), ("real imagery", args.unique_share)):
         b = model_bytes(s, FULL_SAMPLE)
         print(f"  aerial kNN, {label} ({s:.1%} distinct): {FULL_SAMPLE:,} x ({s:.3f} x "
-              f"({f} x {item} + 16) + 5) B = {b / 2**30:,.1f} GiB per worker")  # fmt: skip
+              f"({f} x {item} + 18) + 5) B = {b / 2**30:,.1f} GiB per worker")  # fmt: skip
     noise = 0.3
     b = model_bytes(args.unique_share, FULL_SAMPLE * (1 - noise))
     print(f"  HDBSCAN model (its kNN holds the clustered rows; {noise:.0%} noise assumed, real "

@@ -236,7 +236,7 @@ def _settle(
         cand: ``(q, c) int64`` candidate points of each query (any order).
         lower: ``(q,) float64`` lower bound of the squared distance of every point not in
             ``cand[i]`` (unused when ``exhaustive``).
-        ptr: ``(m + 1,) int64``: the rows of point ``u`` are ``rows[ptr[u]:ptr[u + 1]]``.
+        ptr: ``(m + 1,)`` integer: the rows of point ``u`` are ``rows[ptr[u]:ptr[u + 1]]``.
         rows: ``(n,)`` training rows grouped by point, ascending within a point.
         row_cls: ``(n,)`` class index of each of ``rows``.
         n_classes: number of classes.
@@ -403,9 +403,10 @@ class ExactNeighbors:
         inverse = np.asarray(inverse).ravel()
         order = np.argsort(inverse, kind="stable")  # rows of each point, by index
         counts = np.bincount(inverse, minlength=m)
-        self.ptr = np.zeros(m + 1, dtype=np.int64)
+        small = inverse.size < 2**31
+        self.ptr = np.zeros(m + 1, dtype=np.int32 if small else np.int64)
         np.cumsum(counts, out=self.ptr[1:])
-        self.rows = order.astype(np.int32 if inverse.size < 2**31 else np.int64)
+        self.rows = order.astype(np.int32 if small else np.int64)
         cls_type = np.uint8 if self.n_classes <= 256 else np.int32
         self.row_cls = np.asarray(classes).ravel()[order].astype(cls_type)
         self.tree = KDTree(self.points, leafsize=16)
