@@ -4,8 +4,11 @@ The trees follow the release layout exactly (512 × 512 uint8 GeoTIFFs with LZW,
 ``.npy`` super areas, products files, the shared centroids JSON) so that the reader is shown
 to load a tree it did not write. They hold three domains with different numbers of dates
 (5, 9, 13) and super-area sizes, a centroid close to the top border (a 40-pixel crop pads),
-another on the right border, mask values 1..19 (so 14..19 too), and ids whose sorted order
-differs from the sorted order of their paths.
+another on the right border, a product of 29 February 2020 (which the reference
+implementation cannot parse, but the release's reader must), mask values 1..19 (so 14..19
+too), and ids whose sorted order differs from the sorted order of their paths. The real
+release keeps centroids 56 pixels from every border and has no leap-day product in its
+training areas; these trees hold both cases on purpose, the generator's samples neither.
 
 Sentinel-2 masks follow a fixed rule so that tests can count clear dates by hand: date ``t``
 is clear when ``t % 3 == 0``, fully cloudy (probability 100) when ``t % 3 == 1``, and when
@@ -39,6 +42,7 @@ class AreaSpec:
     n_dates: int
     height: int
     width: int
+    start: datetime.date = datetime.date(2021, 1, 10)  # first date; then every 23 days
 
     @property
     def name(self) -> str:
@@ -61,7 +65,7 @@ class PatchSpec:
 
 AREAS: tuple[AreaSpec, ...] = (
     AreaSpec("D004_2021", "Z1_NN", 5, 48, 52),
-    AreaSpec("D013_2020", "Z2_AA", 9, 64, 70),
+    AreaSpec("D013_2020", "Z2_AA", 9, 64, 70, datetime.date(2020, 1, 14)),  # 3rd: 29 Feb
     AreaSpec("D077_2021", "Z3_UF", 13, 45, 60),
 )
 
@@ -164,9 +168,8 @@ def _sentinel_masks(area: AreaSpec) -> np.ndarray:
     return masks
 
 
-def _dates(n_dates: int) -> list[datetime.date]:
-    start = datetime.date(2021, 1, 10)
-    return [start + datetime.timedelta(days=23 * t) for t in range(n_dates)]
+def _dates(area: AreaSpec) -> list[datetime.date]:
+    return [area.start + datetime.timedelta(days=23 * t) for t in range(area.n_dates)]
 
 
 def product_name(date: datetime.date) -> str:
@@ -227,7 +230,7 @@ def make_tree(
     for a in areas:
         data = rng.integers(0, 10000, (a.n_dates, 10, a.height, a.width), dtype=np.uint16)
         masks = _sentinel_masks(a)
-        dates = _dates(a.n_dates)
+        dates = _dates(a)
         tree.sen_path(a.name, "data").parent.mkdir(parents=True, exist_ok=True)
         np.save(tree.sen_path(a.name, "data"), data)
         np.save(tree.sen_path(a.name, "masks"), masks)

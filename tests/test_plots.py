@@ -15,14 +15,14 @@ from matplotlib.patches import Rectangle
 
 from flair_hdbscan import plots
 from flair_hdbscan.cli.main import cli
-from flair_hdbscan.cli.plot import KINDS, _pixel_table
+from flair_hdbscan.cli.plot import KINDS
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.experiments import experiment
 from flair_hdbscan.metrics import mean_iou
 from flair_hdbscan.nomenclature import FULL_CLASSES, REDUCED_COLOURS, REDUCED_NAMES
-from flair_hdbscan.sample_data import generate_sample
 from flair_hdbscan.sentinel import clear_dates
+from flair_hdbscan.training import sample_table
 
 OPTIONS = [
     "raw",
@@ -62,18 +62,18 @@ def _close_figures():
 
 
 @pytest.fixture(scope="session")
-def sample_root(tmp_path_factory):
-    return generate_sample(tmp_path_factory.mktemp("plots-sample"), n_patches=3, seed=0)
-
-
-@pytest.fixture(scope="session")
 def ds(sample_root):
     return FlairDataset.from_root(sample_root, split="train")
 
 
 @pytest.fixture(scope="session")
 def table(ds):
-    return _pixel_table(ds, False)
+    return sample_table(ds)
+
+
+@pytest.fixture(scope="session")
+def s2_table(ds):
+    return sample_table(ds, satellite=True)
 
 
 def _confusion(seed=0, empty_row=None):
@@ -343,6 +343,31 @@ def test_pixel_table_matches_stride_sample(ds, table):
         np.testing.assert_allclose(table.iloc[0, :5].to_numpy(dtype=float), first, rtol=1e-6)
 
 
+def test_pixel_table_with_sentinel_bands(ds, table, s2_table):
+    assert list(s2_table.columns) == [*plots.PIXEL_COLUMNS, "label"]
+    pd.testing.assert_frame_equal(s2_table[table.columns], table)
+    # reflectance / 10000, as the study's features: the composite under the first pixel
+    from flair_hdbscan.pixels import SentinelOptions, sentinel_grid
+
+    grid = sentinel_grid(ds, 0, SentinelOptions())
+    if ds.read_labels(0)[0, 0] < 12:
+        np.testing.assert_allclose(
+            s2_table.iloc[0][[f"s2_{b.lower()}" for b in ("B02", "B08", "B12")]].to_numpy(float),
+            grid[[0, 6, 9], 0, 0] / 10000,
+            rtol=1e-6,
+        )
+    assert 0 < s2_table["s2_b08"].median() < 1
+
+
+def test_needs_sentinel_by_name_and_number():
+    assert not plots.needs_sentinel("nir", 4, 15, "elevation")
+    assert (
+        plots.needs_sentinel(7) and plots.needs_sentinel("s2_b04") and plots.needs_sentinel(1, 14)
+    )
+    with pytest.raises(OptionError, match="s2_b02"):
+        plots.needs_sentinel("swir")
+
+
 def test_samples_rows_and_footprint(ds):
     size = 40
     fig = plots.plot_samples(ds, indices=[0, 1], size=size)
@@ -361,16 +386,27 @@ def test_samples_rows_and_footprint(ds):
     c_row, c_col = ds.patches[0].centroid
     assert area_rect.get_x() + size / 2 == pytest.approx(c_col)
     assert area_rect.get_y() + size / 2 == pytest.approx(c_row)
-    # super patch: the aerial footprint, 10.24 Sentinel pixels centred on size/2
+    # super patch: the aerial footprint, 10.24 Sentinel pixels centred on size // 2
     assert _images(row[4])[0].get_array().shape == (size, size, 3)
     (foot,) = [p for p in row[4].patches if isinstance(p, Rectangle)]
     assert foot.get_width() == pytest.approx(10.24)
     assert foot.get_height() == pytest.approx(10.24)
-    assert foot.get_x() + foot.get_width() / 2 == pytest.approx(size / 2)
-    assert foot.get_y() + foot.get_height() / 2 == pytest.approx(size / 2)
+    assert foot.get_x() + foot.get_width() / 2 == pytest.approx(size // 2)
+    assert foot.get_y() + foot.get_height() / 2 == pytest.approx(size // 2)
     # patch: limited to the footprint
     assert row[5].get_xlim()[1] - row[5].get_xlim()[0] == pytest.approx(10.24)
     assert _images(row[5])[0].get_array().shape[:2] == (12, 12)
+    # a legend names exactly the classes of the drawn masks, in their colours
+    values = sorted(set(np.unique(ds.read_mask(0))) | set(np.unique(ds.read_mask(1))))
+    _assert_class_legend(fig, values)
+
+
+def test_samples_odd_size_footprint_on_the_centroid_pixel_corner(ds):
+    size = 41
+    fig = plots.plot_samples(ds, indices=[0], size=size)
+    (foot,) = [p for p in fig.axes[4].patches if isinstance(p, Rectangle)]
+    assert foot.get_x() + foot.get_width() / 2 == pytest.approx(20)
+    assert _images(fig.axes[4])[0].get_array().shape == (size, size, 3)
 
 
 def test_samples_random_choice_is_seeded(ds):
@@ -408,6 +444,26 @@ def test_time_series_grid_and_note(ds):
     assert sorted(notes) == expected
 
 
+def _assert_class_legend(fig, values):
+    """The figure's one legend lists the full-nomenclature classes ``values`` in colour."""
+    (legend,) = fig.legends
+    by_value = {c.value: c for c in FULL_CLASSES}
+    assert [t.get_text() for t in legend.get_texts()] == [f"{v} {by_value[v].name}" for v in values]
+    for handle, v in zip(legend.legend_handles, values, strict=True):
+        assert to_hex(handle.get_facecolor()) == by_value[v].colour
+
+
+def test_share_label_never_rounds_a_present_class_to_zero():
+    assert plots.share_label(0, 262144) == "0 %"
+    assert plots.share_label(1, 262144) == "<0.01 %"
+    assert plots.share_label(100, 262144) == "0.038 %"
+    assert plots.share_label(1000, 262144) == "0.38 %"
+    assert plots.share_label(26214, 262144) == "10 %"
+    assert plots.share_label(262144, 262144) == "100 %"
+    with pytest.raises(ValueError):
+        plots.share_label(3, 2)
+
+
 def test_class_patches_highlight(ds):
     masks = [ds.read_mask(i) for i in range(len(ds))]
     value = int(np.bincount(np.concatenate([m.ravel() for m in masks])).argmax())
@@ -417,6 +473,11 @@ def test_class_patches_highlight(ds):
     assert len(panels) == len(holding)
     first = holding[0]
     assert panels[0].get_title().startswith(f"IMG_{ds.patches[first].patch_id}")
+    for ax, i in zip(panels, holding, strict=True):
+        count = int((masks[i] == value).sum())
+        assert ax.get_title().endswith(f"({count:,} px)")
+        assert ": 0 %" not in ax.get_title()
+    _assert_class_legend(fig, [value])
     shown = _images(panels[0])[0].get_array()
     assert shown.shape == (512, 512, 3)
     inside = masks[first] == value
@@ -427,6 +488,22 @@ def test_class_patches_highlight(ds):
     assert sum(bool(_images(ax)) for ax in fig.axes) == 1
     with pytest.raises(OptionError, match=r"1\.\.19"):
         plots.plot_class_patches(ds, semantic_class=20)
+
+
+def test_class_patches_min_pixels(ds):
+    masks = [ds.read_mask(i) for i in range(len(ds))]
+    # the class whose smallest non-zero count in a patch is smallest
+    counts = {v: sorted(int((m == v).sum()) for m in masks if (m == v).any()) for v in range(1, 20)}
+    value = min((c[0], v) for v, c in counts.items() if c)[1]
+    least = counts[value][0]
+    fig = plots.plot_class_patches(ds, semantic_class=value)
+    assert sum(bool(_images(ax)) for ax in fig.axes) == len(counts[value])
+    fig = plots.plot_class_patches(ds, semantic_class=value, min_pixels=least + 1)
+    assert sum(bool(_images(ax)) for ax in fig.axes) == len(counts[value]) - counts[value].count(
+        least
+    )
+    with pytest.raises(OptionError, match="min_pixels"):
+        plots.plot_class_patches(ds, semantic_class=value, min_pixels=0)
 
 
 def test_class_patches_absent_class_note(ds):
@@ -446,8 +523,11 @@ def test_all_patches_pairs(ds):
     assert panels[1].get_title() == f"MSK_{ds.patches[0].patch_id}"
     mask_rgb = _images(panels[1])[0].get_array()
     np.testing.assert_array_equal(mask_rgb, plots.colourize(ds.read_mask(0)))
+    values = sorted(set().union(*(np.unique(ds.read_mask(i)).tolist() for i in range(len(ds)))))
+    _assert_class_legend(fig, values)
     fig = plots.plot_all_patches(ds, max_patches=1)
     assert sum(bool(_images(ax)) for ax in fig.axes) == 2
+    _assert_class_legend(fig, sorted(np.unique(ds.read_mask(0)).tolist()))
 
 
 def test_channel_by_class_boxes(table):
@@ -456,14 +536,41 @@ def test_channel_by_class_boxes(table):
     present = sorted(table["label"].unique())
     assert len(ax.patches) == len(present)  # one filled box per class
     assert [t.get_text() for t in ax.get_xticklabels()] == [REDUCED_NAMES[k] for k in present]
-    assert ax.get_ylabel() == "nir"
+    assert ax.get_ylabel() == "nir (value / 255)"
     assert to_rgba(ax.patches[0].get_facecolor())[:3] == pytest.approx(
         to_rgba(REDUCED_COLOURS[present[0]])[:3]
     )
-    fig = plots.plot_channel_by_class(table, "elevation")
-    assert fig.axes[0].get_title() == "elevation by class"
     with pytest.raises(OptionError, match="red, green, blue, nir, elevation"):
         plots.plot_channel_by_class(table, "swir")
+
+
+def _medians(ax):
+    """The y value of each box's median line."""
+    return [line.get_ydata()[0] for line in ax.lines if line.get_color() == "tab:orange"]
+
+
+@pytest.mark.parametrize("channel", ["elevation", 15, "15"])
+def test_channel_by_class_elevation_in_metres(table, channel):
+    fig = plots.plot_channel_by_class(table, channel)
+    ax = fig.axes[0]
+    assert ax.get_title() == "elevation by class"
+    assert ax.get_ylabel() == "elevation (m)"
+    present = sorted(table["label"].unique())
+    stored = table["elevation"].to_numpy() * 255  # the stored uint8 value
+    expected = [np.median(stored[table["label"].to_numpy() == k]) / 5 for k in present]
+    np.testing.assert_allclose(_medians(ax), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channel", [7, "7", "s2_b04", "S2_B04"])
+def test_channel_by_class_sentinel_band(s2_table, channel):
+    fig = plots.plot_channel_by_class(s2_table, channel)
+    ax = fig.axes[0]
+    assert ax.get_title() == "s2_b04 by class"
+    assert ax.get_ylabel() == "s2_b04 (reflectance)"
+    present = sorted(s2_table["label"].unique())
+    values = s2_table["s2_b04"].to_numpy()
+    expected = [np.median(values[s2_table["label"].to_numpy() == k]) for k in present]
+    np.testing.assert_allclose(_medians(ax), expected, rtol=1e-5)
 
 
 def test_normalization_scatter_panels(table):
@@ -471,7 +578,8 @@ def test_normalization_scatter_panels(table):
     fig = plots.plot_normalization_scatter(table, 2, 3, max_points=max_points)
     raw, norm = fig.axes
     assert raw.get_title() == "raw" and norm.get_title().startswith("normalised")
-    assert raw.get_xlabel() == "green" and raw.get_ylabel() == "red"
+    assert raw.get_xlabel() == "green (value / 255)" and raw.get_ylabel() == "red (value / 255)"
+    assert norm.get_xlabel() == "green (normalised)"
     n_raw = sum(len(c.get_offsets()) for c in raw.collections)
     assert n_raw == max_points
     points = np.concatenate([c.get_offsets() for c in norm.collections])
@@ -480,6 +588,16 @@ def test_normalization_scatter_panels(table):
     shown_classes = {t.get_text() for t in legend.get_texts()}
     assert len(shown_classes) == len(raw.collections)
     assert shown_classes <= set(REDUCED_NAMES[:12])
+
+
+def test_normalization_scatter_elevation_in_metres(table):
+    fig = plots.plot_normalization_scatter(table, "nir", 15, max_points=len(table))
+    raw, norm = fig.axes
+    assert raw.get_ylabel() == "elevation (m)" and norm.get_ylabel() == "elevation (m)"
+    for ax in (raw, norm):  # elevation is not spectral: metres in both panels
+        heights = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+        expected = np.sort(table["elevation"].to_numpy() * 255 / 5)
+        np.testing.assert_allclose(np.sort(heights), expected, rtol=1e-5)
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -527,10 +645,13 @@ def test_cli_data_kinds(sample_root, tmp_path):
     runner = CliRunner()
     for kind, extra in (
         ("channel-by-class", ["--channel", "4"]),
+        ("channel-by-class", ["--channel", "7"]),
+        ("channel-by-class", ["--channel", "s2_b11"]),
+        ("normalization-scatter", ["--channel1", "5", "--channel2", "15"]),
         ("class-distribution", []),
         ("samples", ["--n", "1"]),
     ):
-        out = tmp_path / f"{kind}.png"
+        out = tmp_path / f"{kind}-{'-'.join(extra)}.png"
         result = runner.invoke(cli, ["plot", kind, str(sample_root), "--out", str(out), *extra])
         assert result.exit_code == 0, result.output
         assert _png_size(out)[0] > 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import subprocess
@@ -49,9 +50,13 @@ def _sentinel(root: Path, img: Path) -> Path:
     return root / sen_name / zone_dir.parent.name / zone_dir.name / "sen"
 
 
+#: Training patches of the module's sample (test patches: a quarter, at least 2).
+N12 = 8
+
+
 @pytest.fixture(scope="module")
 def sample12(tmp_path_factory) -> Path:
-    return sd.generate_sample(tmp_path_factory.mktemp("s12") / "data", n_patches=12, seed=3)
+    return sd.generate_sample(tmp_path_factory.mktemp("s12") / "data", n_patches=N12, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +75,11 @@ def _read(path: Path) -> np.ndarray:
 
 
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path):
-    a = sd.generate_sample(tmp_path / "a", n_patches=3, n_test_patches=1, seed=5)
-    b = sd.generate_sample(tmp_path / "b", n_patches=3, n_test_patches=1, seed=5)
-    c = sd.generate_sample(tmp_path / "c", n_patches=3, n_test_patches=1, seed=6)
+    a = sd.generate_sample(tmp_path / "a", n_patches=1, n_test_patches=1, seed=5)
+    b = sd.generate_sample(tmp_path / "b", n_patches=1, n_test_patches=1, seed=5)
+    c = sd.generate_sample(tmp_path / "c", n_patches=1, n_test_patches=1, seed=6)
     fa, fb, fc = _files(a), _files(b), _files(c)
-    assert len(fa) == 3 * 2 + 1 * 2 + 3 * 4 + 3  # 3 zones train, 1 test, 3 shared files
+    assert len(fa) == 2 * 2 + 2 * 3 + 4  # 2 patches (image, mask), 2 areas (3 files), 4 shared
     assert fa == fb
     assert fa.keys() != fc.keys() or any(fa[k] != fc[k] for k in fa)
     assert not list(tmp_path.glob(".*")), "temporary folders left behind"
@@ -98,7 +103,7 @@ def test_arguments_are_checked(tmp_path):
 def test_aerial_and_mask_geotiffs(sample12):
     metadata = json.loads((sample12 / layout.METADATA_FILE).read_text())
     pairs = _patches(sample12, "train") + _patches(sample12, "test")
-    assert len(pairs) == 12 + 3
+    assert len(pairs) == N12 + max(2, N12 // 4)
     for img, msk in pairs:
         with rasterio.open(img) as src, rasterio.open(msk) as lab:
             assert (src.count, src.height, src.width) == (5, 512, 512)
@@ -130,10 +135,14 @@ def test_sentinel_files(sample12):
         assert data.dtype == np.uint16 and bands == 10
         assert masks.dtype == np.uint8 and masks.shape == (T, 2, H, W)
         assert masks.max() <= 100
-        assert 48 <= H <= 110 and 48 <= W <= 110 and 15 <= T <= 60
+        # 56 px around a centroid span of 20..60 px; at least 21 dates (the reference
+        # notebook's display_samples draws date index 20)
+        assert 132 <= H <= 172 and 132 <= W <= 172 and 21 <= T <= 60
         assert len(lines) == T
         dates = [datetime.datetime.strptime(line[11:19], "%Y%m%d").date() for line in lines]
         assert dates == sorted(dates) and len(set(dates)) == T
+        # the reference rebuilds each date as month/day of its ref_year 2021
+        assert all(datetime.date(2021, int(line[15:17]), int(line[17:19])) for line in lines)
         assert {d.year for d in dates} == {int(m["domain"][-4:])}
         seen_sats.update(line[:3] for line in lines)
         seen_t.add(T)
@@ -144,7 +153,12 @@ def test_sentinel_files(sample12):
     assert cloud_max >= 60
 
 
-def test_centroids_inside_super_area_and_one_near_border(sample12):
+def test_centroids_leave_room_for_the_largest_reference_crop(sample12):
+    """Every centroid lies 56 px inside its super area, as in the release.
+
+    The reference crops ``row - s/2 : row + s/2`` with a plain slice for ``sat_patch_size``
+    up to 112; it never pads, so the release keeps centroids that far from every border.
+    """
     centroids = json.loads((sample12 / layout.CENTROIDS_FILE).read_text())
     pairs = _patches(sample12, "train") + _patches(sample12, "test")
     assert set(centroids) == {img.name for img, _ in pairs}
@@ -152,27 +166,74 @@ def test_centroids_inside_super_area_and_one_near_border(sample12):
     assert all(len(name) == len("IMG_000000.tif") for name in centroids)
     assert len(set(ids)) == len(ids)
     assert np.diff(sorted(ids)).max() > 1  # not one contiguous run
-    near_border = 0
     for img, _ in pairs:
         row, col = centroids[img.name]
-        _, _, H, W = np.load(next(_sentinel(sample12, img).glob("*_data.npy")), mmap_mode="r").shape
-        assert FOOT <= row <= H - FOOT and FOOT <= col <= W - FOOT
-        near_border += min(row, col, H - row, W - col) < 20
-    assert near_border >= 1
+        data = np.load(next(_sentinel(sample12, img).glob("*_data.npy")), mmap_mode="r")
+        _, _, H, W = data.shape
+        assert min(row, col, H - row, W - col) >= 56, (img.name, row, col, H, W)
+        for size in (8, 40, 112):
+            half = size // 2
+            crop = data[:, :, row - half : row + half, col - half : col + half]
+            assert crop.shape[2:] == (size, size)
 
 
-def test_config_paths_resolve_and_reference_keys(sample12):
-    config = yaml.safe_load((sample12 / "flair-2-config.yml").read_text())
-    keys = [
+def test_product_dates_skip_29_february():
+    from flair_hdbscan.sample_data.sentinel import _dates
+
+    plan = sd.plan.plan_zones(3, 1, 0)[0]
+    leap = dataclasses.replace(plan, year=2020, n_dates=72)  # every revisit date but one
+    days = set()
+    for k in range(40):
+        dates, names = _dates(leap, np.random.default_rng(k))
+        assert len(dates) == 72 and {d.year for d in dates} == {2020}
+        assert [n[11:19] for n in names] == [f"{d:%Y%m%d}" for d in dates]
+        days |= {(d.month, d.day) for d in dates}
+    assert (2, 29) not in days
+    assert {(2, 28), (3, 1)} <= days  # the days around it are drawn
+
+
+#: Top-level keys of the reference implementation's flair-2-config.yml (IGNF/FLAIR-2).
+REFERENCE_KEYS = {
+    "data", "out_folder", "out_model_name", "sat_patch_size", "w_unet_utae",
+    "drop_utae_modality", "aerial_metadata", "geo_enc_size", "use_augmentation",
+    "filter_clouds", "average_month", "weights_aerial_satellite", "num_classes",
+    "num_channels_aerial", "num_channels_sat", "num_epochs", "batch_size",
+    "batch_size_inference", "lr", "num_workers", "accelerator", "gpus_per_node", "num_nodes",
+    "strategy", "encoder_widths", "decoder_widths", "out_conv", "str_conv_k", "str_conv_s",
+    "str_conv_p", "agg_mode", "encoder_norm", "n_head", "d_model", "d_k", "ref_year",
+    "ref_date", "pad_value", "padding_mode", "enable_progress_bar", "progress_rate",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fixture", ["sample12", "toy6"])
+def test_config_is_a_reference_config_naming_the_sample(fixture, request, monkeypatch):
+    root = request.getfixturevalue(fixture)
+    config = yaml.safe_load((root / "flair-2-config.yml").read_text())
+    assert set(config) == REFERENCE_KEYS
+    assert set(config["data"]) == {
         *layout.CONFIG_KEYS["train"].values(),
         *layout.CONFIG_KEYS["test"].values(),
         *layout.CONFIG_KEYS["common"].values(),
-    ]
-    for key in keys:
-        path = Path(config["data"][key])
-        assert not path.is_absolute()
-        assert (sample12 / path).exists(), key
+    }
+    # the reference opens its paths as given: relative to the working directory
+    monkeypatch.chdir(root)
+    for key, value in config["data"].items():
+        assert not Path(value).is_absolute()
+        assert Path(value).exists(), key
+    assert Path(config["data"]["path_sp_centroids"]).is_file()
     assert config["sat_patch_size"] == 40 and config["num_classes"] == 13
+    assert (config["ref_year"], config["ref_date"]) == (2021, "05-15")
+    assert isinstance(config["out_folder"], str) and config["filter_clouds"] is True
+    assert len(config["weights_aerial_satellite"]) == 13
+    assert config["out_conv"][-1] == config["num_classes"]
+    # with aerial_metadata, the reference encodes these fields of every patch
+    metadata = json.loads(Path(config["data"]["path_metadata_aerial"]).read_text())
+    assert config["aerial_metadata"] is True
+    for meta in metadata.values():
+        assert meta["date"][:4] in {"2018", "2019", "2020", "2021"}
+        hours, minutes = meta["time"].split("h")
+        assert 0 <= int(hours) < 24 and 0 <= int(minutes) < 60
+        assert {"patch_centroid_x", "patch_centroid_y", "patch_centroid_z", "camera"} <= set(meta)
 
 
 def test_domains_zones_and_split_separation(sample12):
@@ -214,15 +275,35 @@ def test_six_patches_cover_classes(toy6):
     assert values & set(range(14, 20))
 
 
-def test_prevalence_near_flair(sample12):
-    counts = np.zeros(20)
-    for _, msk in _patches(sample12, "train"):
-        counts += np.bincount(_read(msk).ravel(), minlength=20)
+def test_mask_counts_equal_the_written_masks(sample12):
+    for split, n in (("train", N12), ("test", max(2, N12 // 4))):
+        written = np.zeros(20, dtype=np.int64)
+        for _, msk in _patches(sample12, split):
+            written += np.bincount(_read(msk).ravel(), minlength=20)
+        assert written.sum() == n * 512 * 512
+        np.testing.assert_array_equal(sd.mask_counts(N12, seed=3, split=split), written)
+    sub = sd.mask_counts(N12, seed=3, step=4)
+    assert sub.sum() == N12 * 128 * 128
+    with pytest.raises(OptionError, match="step"):
+        sd.mask_counts(12, seed=3, step=0)
+    with pytest.raises(OptionError, match="split"):
+        sd.mask_counts(12, seed=3, split="val")
+
+
+def test_prevalence_near_flair():
+    """Pooled over the twelve seeds the default was chosen from, the class shares are FLAIR's.
+
+    One 16-patch sample holds about six zones, each dominated by one district type, so a
+    single seed can be far off (the default seed is chosen among these for being close);
+    the calibration of the generator is a property of the pool.
+    """
+    counts = sum(sd.mask_counts(16, seed=seed, step=8) for seed in range(12))
     share = 100 * counts / counts.sum()
     for c in FULL_CLASSES[:12]:
         target = TRAIN_PREVALENCE[c.name]
-        assert abs(share[c.value] - target) < max(6.0, 0.6 * target), c.name
-    assert share[13:].sum() < 3
+        assert abs(share[c.value] - target) < max(3.0, 0.4 * target), c.name
+    assert 0.2 < share[13:].sum() < 3
+    assert share[0] == 0
 
 
 def test_spectra_follow_classes_and_repeat(sample12):

@@ -86,6 +86,41 @@ def test_clear_dates_probability_threshold():
 def test_clear_dates_rejects_wrong_shape():
     with pytest.raises(ValueError, match="T, 2"):
         sentinel.clear_dates(np.zeros((3, 1, 4, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="valid"):
+        sentinel.clear_dates(np.zeros((3, 2, 4, 4), dtype=np.uint8), valid=np.ones((4, 5), bool))
+
+
+def test_clear_dates_counts_valid_pixels_only():
+    # 4 x 4 crop whose two bottom rows lie outside the super area (edge-padded copies).
+    masks = np.zeros((2, 2, 4, 4), dtype=np.uint8)
+    valid = np.zeros((4, 4), dtype=bool)
+    valid[:2] = True
+    masks[0, 1, 0, :] = 100  # date 0: 4 of 8 valid pixels cloudy (0.5), padding clear
+    masks[1, 1, 3, :] = 100  # date 1: only padded pixels cloudy
+    # over all 16 pixels both dates look 25 % cloudy and are kept
+    assert sentinel.clear_dates(masks).tolist() == [True, True]
+    # over the 8 pixels of the super area, date 0 is 50 % cloudy: dropped
+    assert sentinel.clear_dates(masks, valid=valid).tolist() == [False, True]
+
+
+def test_clear_dates_on_a_border_crop_equals_the_plain_slice():
+    # The reference crops with a plain slice, which keeps only the pixels inside the area.
+    rng = np.random.default_rng(0)
+    area = (rng.random((30, 2, 9, 11)) < 0.3).astype(np.uint8) * 80
+    for centroid in [(2, 5), (8, 10), (0, 0), (4, 5)]:
+        crop, valid = sentinel.crop(area, centroid, 8)
+        r0, c0 = max(centroid[0] - 4, 0), max(centroid[1] - 4, 0)
+        plain = area[:, :, r0 : centroid[0] + 4, c0 : centroid[1] + 4]
+        for thresholds in ({}, {"area_threshold": 0.2, "proba_threshold": 20}):
+            np.testing.assert_array_equal(
+                sentinel.clear_dates(crop, valid=valid, **thresholds),
+                sentinel.clear_dates(plain, **thresholds),
+            )
+
+
+def test_clear_dates_without_valid_pixel_keeps_nothing():
+    masks = np.zeros((3, 2, 4, 4), dtype=np.uint8)
+    assert not sentinel.clear_dates(masks, valid=np.zeros((4, 4), bool)).any()
 
 
 def _area(t=2, c=3, h=6, w=7):
@@ -125,32 +160,26 @@ def test_crop_odd_size_and_memmap(tmp_path):
     assert valid.all()
 
 
-def test_monthly_average():
-    dates = [datetime.date(2021, 1, 3), datetime.date(2021, 1, 20), datetime.date(2021, 3, 1)]
-    data = np.stack([np.full((2, 2, 2), v, dtype=np.uint16) for v in (10, 21, 7)])
-    means, months = sentinel.monthly_average(data, dates)
-    assert months == [datetime.date(2021, 1, 15), datetime.date(2021, 3, 15)]
-    assert means.dtype == np.float32
-    assert means.shape == (2, 2, 2, 2)
-    np.testing.assert_allclose(means[0], 15.5)
-    np.testing.assert_allclose(means[1], 7)
-
-
-def test_monthly_average_unsorted_and_years():
-    dates = [datetime.date(2022, 1, 5), datetime.date(2021, 1, 5)]
-    data = np.array([1, 3], dtype=np.uint16).reshape(2, 1, 1, 1)
-    means, months = sentinel.monthly_average(data, dates)
-    assert months == [datetime.date(2021, 1, 15), datetime.date(2022, 1, 15)]
-    assert means.ravel().tolist() == [3.0, 1.0]
-
-
 def test_footprint_centred_10_24_wide():
     row0, col0, row1, col1 = sentinel.footprint(40)
     assert row1 - row0 == pytest.approx(10.24)
     assert col1 - col0 == pytest.approx(10.24)
     assert (row0 + row1) / 2 == pytest.approx(20.0)
     assert row0 == pytest.approx(14.88)
-    assert sentinel.footprint(41)[0] == pytest.approx(20.5 - 5.12)
+
+
+@pytest.mark.parametrize("size", [11, 39, 40, 41, 112])
+def test_footprint_centred_on_the_centroid_corner_of_the_crop(size):
+    # crop() puts the centroid's pixel at index size // 2 for odd sizes too; the aerial
+    # centre is that pixel's top-left corner.
+    area = np.arange(200 * 200).reshape(1, 1, 200, 200)
+    patch, _ = sentinel.crop(area, (100, 90), size)
+    k = size // 2
+    assert patch[0, 0, k, k] == area[0, 0, 100, 90]
+    row0, col0, row1, col1 = sentinel.footprint(size)
+    assert (row0 + row1) / 2 == pytest.approx(k)
+    assert (col0 + col1) / 2 == pytest.approx(k)
+    assert row1 - row0 == pytest.approx(10.24)
 
 
 def test_to_aerial_grid_nearest_ramp():
@@ -212,6 +241,17 @@ def test_median_composite_ignores_cloudy_dates():
     assert out.shape == (10, s, s)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, 200.0)  # median of 100, 200, 300
+
+
+def test_median_composite_filters_over_valid_pixels():
+    t, s = 3, 4
+    data = np.stack([np.full((10, s, s), v, dtype=np.uint16) for v in (100, 5000, 300)])
+    masks = np.zeros((t, 2, s, s), dtype=np.uint8)
+    masks[1, 1, 0] = 100  # date 1: 4 cloudy pixels, all inside the area
+    valid = np.zeros((s, s), dtype=bool)
+    valid[:2] = True  # 8 pixels inside: date 1 is 50 % cloudy there, 25 % over the crop
+    np.testing.assert_array_equal(sentinel.median_composite(data, masks), 300.0)
+    np.testing.assert_array_equal(sentinel.median_composite(data, masks, valid=valid), 200.0)
 
 
 def test_median_composite_all_cloudy_uses_all(caplog):

@@ -294,8 +294,19 @@ def test_resume_refuses_a_ledger_of_other_data(sample_root, tmp_path, full):
 
 def test_cli_run_writes_results_and_refuses_another_run_in_the_folder(sample_root, tmp_path):
     out = tmp_path / "out"
-    args = ["run", "--data", str(sample_root), "--experiments", "knn,hdbscan", "--out", str(out),
-            "--no-report", "--workers", "1"]  # fmt: skip
+    args = [
+        "run",
+        "--no-budget",
+        "--data",
+        str(sample_root),
+        "--experiments",
+        "knn,hdbscan",
+        "--out",
+        str(out),
+        "--no-report",
+        "--workers",
+        "1",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     data = json.loads((out / "results.json").read_text())
@@ -311,8 +322,22 @@ def test_cli_run_writes_results_and_refuses_another_run_in_the_folder(sample_roo
     other = CliRunner().invoke(cli, [*args, "--seed", "3"])
     assert other.exit_code == 2
     assert "other work" in other.stderr and "--overwrite" in other.stderr
-    knn_only = ["run", "--data", str(sample_root), "--experiments", "knn", "--out", str(out),
-                "--no-report", "--workers", "1", "--seed", "3", "--overwrite"]  # fmt: skip
+    knn_only = [
+        "run",
+        "--no-budget",
+        "--data",
+        str(sample_root),
+        "--experiments",
+        "knn",
+        "--out",
+        str(out),
+        "--no-report",
+        "--workers",
+        "1",
+        "--seed",
+        "3",
+        "--overwrite",
+    ]
     replaced = CliRunner().invoke(cli, knn_only)
     assert replaced.exit_code == 0, replaced.output
     assert not (out / "confusion" / "hdbscan.csv").exists()  # nothing stale is left
@@ -323,7 +348,17 @@ def test_cli_run_needs_a_scored_split_or_in_sample(tmp_path):
 
     root = generate_sample(tmp_path / "d", n_patches=1, n_test_patches=1, seed=1)
     shutil.rmtree(FlairDataset.from_root(root, "test").paths.labels)
-    args = ["run", "--data", str(root), "--experiments", "knn", "--no-report", "--workers", "1"]
+    args = [
+        "run",
+        "--no-budget",
+        "--data",
+        str(root),
+        "--experiments",
+        "knn",
+        "--no-report",
+        "--workers",
+        "1",
+    ]
     held = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
     assert held.exit_code == 2 and "--eval-split train" in held.stderr
     inside = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b"), "--eval-split", "train"])
@@ -332,7 +367,7 @@ def test_cli_run_needs_a_scored_split_or_in_sample(tmp_path):
 
 
 def test_every_experiment_in_the_table_is_in_run_help():
-    text = "".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
+    text = "".join(CliRunner().invoke(cli, ["run", "--no-budget", "--help"]).output.split())
     for e in EXPERIMENTS:
         assert e.name in text
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from flair_hdbscan.errors import FaultError
 
-__all__ = ["atomic_dir", "atomic_path", "fault", "fsync_path", "write_bytes", "write_json",
-           "write_text"]  # fmt: skip
+__all__ = ["atomic_dir", "atomic_path", "fault", "fault_reason", "fsync_path", "write_bytes",
+           "write_json", "write_text"]  # fmt: skip
 
 _FAULTS = {
     errno.ENOSPC: "no space left on the device",
@@ -34,13 +34,50 @@ _FAULTS = {
     errno.EEXIST: "a file is in the way",
     errno.EISDIR: "a folder is in the way",
     errno.ENAMETOOLONG: "the file name is too long",
+    errno.EFBIG: "the file would exceed the size this process may write",
 }
+#: Reasons recognised in the text of an error that carries no errno (GDAL, numpy).
+_FAULT_TEXTS = {
+    "no space left": errno.ENOSPC,
+    "file too large": errno.EFBIG,
+    "read-only file system": errno.EROFS,
+    "disk quota": errno.EDQUOT,
+}
+
+
+def fault_reason(exc: BaseException, guess: str = "") -> str:
+    """Why an operation failed, in a few words, from ``exc`` or the error that caused it.
+
+    Args:
+        exc: the error.
+        guess: appended to a reason that is not recognised.
+    """
+    seen = 0
+    current: BaseException | None = exc
+    texts = []
+    while current is not None and seen < 5:
+        code = getattr(current, "errno", None)
+        if isinstance(code, int) and code in _FAULTS:
+            return _FAULTS[code]
+        texts.append(" ".join(str(current).split()))
+        current = current.__cause__ or current.__context__
+        seen += 1
+    for text in texts:
+        for needle, code in _FAULT_TEXTS.items():
+            if needle in text.lower():
+                return _FAULTS[code]
+    # rasterio says "see previous exception": the cause names the problem
+    useful = [t for t in texts if t and "previous exception" not in t.lower()]
+    return f"{(useful or texts or ['unknown error'])[0][:160]}{guess}"
 
 
 def fault(exc: OSError, path: str | os.PathLike[str], action: str = "write") -> FaultError:
     """A one-line :class:`FaultError` for an ``OSError`` met while writing ``path``."""
-    reason = _FAULTS.get(exc.errno or 0, exc.strerror or str(exc))
-    return FaultError(f"cannot {action} {path}: {reason}; nothing was written under that name")
+    return FaultError(
+        f"cannot {action} {path}: "
+        f"{fault_reason(exc, ' (is the disk full?)' if action == 'write' else '')}; "
+        "nothing was written under that name"
+    )
 
 
 def _umask() -> int:

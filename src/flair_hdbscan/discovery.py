@@ -201,6 +201,10 @@ def split_from_config(config: Path, split: str = "train") -> SplitPaths:
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise DataError(f"config file {config} is not valid YAML: {reason}") from None
+    except RecursionError:
+        raise DataError(
+            f"config file {config} nests too deeply to be a config: check --config"
+        ) from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("data"), Mapping):
         raise DataError(
             f"config file {config} has no `data:` section with path_aerial_{split}, "
@@ -261,6 +265,11 @@ def _scan(folder: Path, subdir: str, pattern: Any, prefix: str) -> dict[str, Pat
         if match is None:
             logger.warning("ignoring %s: not named %s_<digits>.tif", path, prefix)
             continue
+        if path.is_symlink() and not path.exists():
+            raise DataError(
+                f"{path} is a symbolic link that leads nowhere (broken, or a loop): point it "
+                "at the file or remove it"
+            )
         pid = match["id"]
         if pid in found:
             raise DataError(

@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from flair_hdbscan.atomic import atomic_path
+from flair_hdbscan.atomic import atomic_path, fault_reason
 from flair_hdbscan.errors import DataError, FaultError
 
-__all__ = ["read_uint8_tif", "stale_temporaries", "write_class_map"]
+__all__ = ["native_messages_silenced", "read_uint8_tif", "stale_temporaries", "write_class_map"]
 
 _DTYPES = ("uint8", "int32")
+#: Largest raster read (pixels per band): a header claiming more is refused, not allocated.
+_MAX_PIXELS = 10_000 * 10_000
 
 
 def write_class_map(
@@ -76,18 +78,22 @@ def write_class_map(
                 nodata=nodata,
             ) as dst:
                 dst.write(array, 1)
-            # GDAL may report a failed write (disk full) without raising: read it back
-            with rasterio.open(tmp) as src:
-                whole = src.read(1).shape == array.shape and np.array_equal(src.read(1), array)
         except (RasterioError, CPLE_BaseError) as exc:
+            raise FaultError(
+                f"cannot write {path}: {fault_reason(exc, ' (is the disk full?)')}; nothing "
+                "was written under that name"
+            ) from None
+        # GDAL may report a failed write (disk full) without raising: read it back
+        try:
+            with rasterio.open(tmp) as src:
+                back = src.read(1)
+            whole = back.shape == array.shape and np.array_equal(back, array)
+        except (RasterioError, CPLE_BaseError):
             whole = False
-            reason = " ".join(str(exc).split())
-        else:
-            reason = "it did not read back whole"
         if not whole:
             raise FaultError(
-                f"cannot write {path}: {reason} (is the disk full?); nothing was written "
-                "under that name"
+                f"cannot write {path}: the map written did not read back whole (is the disk "
+                "full?); nothing was written under that name"
             )
     return path
 
@@ -106,6 +112,45 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(devnull, 2)
         yield
     finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def native_messages_silenced() -> Iterator[None]:
+    """Silence what native libraries print on file descriptor 2; Python's output stays.
+
+    For long writes done through GDAL (a whole sample dataset): its bundled libtiff prints
+    write failures straight to the process's standard error, while the failure itself is
+    raised and reported as one line. Python's ``sys.stderr`` (progress lines, the error
+    line) is moved to a copy of the original descriptor, so it still reaches the user. When
+    ``sys.stderr`` is not the process's descriptor 2 (a test runner capturing it), only
+    descriptor 2 is silenced.
+    """
+    try:
+        is_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        is_fd2 = False
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    original = sys.stderr
+    replacement = None
+    try:
+        if is_fd2:
+            replacement = os.fdopen(
+                os.dup(saved), "w", buffering=1, encoding=original.encoding,
+                errors=original.errors,
+            )  # fmt: skip
+            sys.stderr = replacement
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        if replacement is not None:
+            replacement.flush()
+            sys.stderr = original
+            replacement.close()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
@@ -136,6 +181,10 @@ def read_uint8_tif(
     Returns:
         ``(pixels, profile)``: pixels as rasterio returns them (an empty array for
         ``indexes=[]``); profile ``{"crs", "transform", "width", "height"}``.
+
+    Raises:
+        DataError: if the file is unreadable, truncated or corrupt, not ``count`` bands of
+            uint8, or claims more than 10,000 × 10,000 pixels.
     """
     import rasterio
     from rasterio._err import CPLE_BaseError
@@ -151,6 +200,11 @@ def read_uint8_tif(
             if any(dt != "uint8" for dt in src.dtypes):
                 raise DataError(
                     f"{path} is {src.dtypes[0]}, a FLAIR #2 {what} is uint8: is it a FLAIR #2 file?"
+                )
+            if src.width * src.height > _MAX_PIXELS:
+                raise DataError(
+                    f"{path} claims {src.width}×{src.height} pixels; a FLAIR #2 {what} is "
+                    "512×512: is it a FLAIR #2 file?"
                 )
             if indexes == []:
                 pixels = np.empty((0, src.height, src.width), dtype=np.uint8)

@@ -26,6 +26,7 @@ __all__ = [
     "MSK_RE",
     "PRED_RE",
     "RELEASE_DIRS",
+    "SAMPLE_MARKER",
     "SEN_RE",
     "SEN_SUBDIR",
     "SPLITS",
@@ -69,6 +70,9 @@ RELEASE_DIRS: dict[str, dict[str, dict[str, str]]] = {
 TOY_ROOT = "flair_2_toy_dataset"
 
 CENTROIDS_FILE = "flair-2_centroids_sp_to_patch.json"
+#: Written at the root of every sample made by ``flair-hdbscan sample-data``: data that is
+#: not FLAIR #2 says so.
+SAMPLE_MARKER = "flair-hdbscan-sample.json"
 METADATA_FILE = "flair_aerial_metadata.json"
 
 AERIAL_SUBDIR = "img"

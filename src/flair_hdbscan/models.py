@@ -26,6 +26,7 @@ from flair_hdbscan.clustering import (
     largest_cluster_fraction,
     oracle_mapping,
 )
+from flair_hdbscan.interrupts import native_section
 from flair_hdbscan.neighbors import (
     ExactNeighbors,
     check_range,
@@ -205,14 +206,15 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
-        clustering = cluster_pixels(
-            X,
-            min_cluster_size=self.min_cluster_size,
-            min_samples=self.min_samples,
-            cluster_selection_method=self.cluster_selection_method,
-            backend=self.backend,
-            dedup=self.dedup,
-        )
+        with native_section():  # numba: Ctrl-C must not be raised inside it
+            clustering = cluster_pixels(
+                X,
+                min_cluster_size=self.min_cluster_size,
+                min_samples=self.min_samples,
+                cluster_selection_method=self.cluster_selection_method,
+                backend=self.backend,
+                dedup=self.dedup,
+            )
         labels = clustering.labels
         self.fallback_ = None
         if clustering.n_clusters == 0:

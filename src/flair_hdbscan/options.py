@@ -14,6 +14,7 @@ Defaults are the original notebook's values.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +22,18 @@ from flair_hdbscan.clustering import BACKENDS, METHODS
 from flair_hdbscan.errors import OptionError
 
 __all__ = [
+    "ALL",
+    "DEFAULT_BUDGETS",
+    "DEFAULT_BUDGET_HDBSCAN",
+    "FEATURE_OPTIONS",
     "RESAMPLING",
+    "BudgetOptions",
+    "HdbscanSetting",
     "Spec",
     "StudyOptions",
+    "check_budgets",
     "option_specs",
+    "parse_hdbscan_setting",
 ]
 
 #: Ways of putting the Sentinel-2 composite onto the aerial grid.
@@ -279,6 +288,157 @@ def _check_type(name: str, spec: Spec, value: Any, default: Any) -> None:
         raise OptionError(f"{flag} must be a {kind.__name__}, got {value!r}")
 
 
-def option_specs() -> list[tuple[str, Any, Spec]]:
-    """``(name, default, spec)`` of every study option, in declaration order."""
-    return [(f.name, f.default, f.metadata["spec"]) for f in dataclasses.fields(StudyOptions)]
+def option_specs(cls: type = StudyOptions) -> list[tuple[str, Any, Spec]]:
+    """``(name, default, spec)`` of every option of ``cls``, in declaration order."""
+    return [(f.name, f.default, f.metadata["spec"]) for f in dataclasses.fields(cls)]
+
+
+#: Feature options of the study, by the name the results use (``raw``, ``satellite-robust``).
+FEATURE_OPTIONS: tuple[str, ...] = (
+    "raw",
+    "normalized",
+    "normalized-no-intensity",
+    "robust",
+    "robust-normalized",
+    "satellite",
+    "satellite-normalized",
+    "satellite-robust",
+)
+#: Budgets of the label-budget study: labelled pixels, then every pixel of the sample.
+#: The budget of every pixel labelled.
+ALL = "all"
+DEFAULT_BUDGETS: tuple[int | str, ...] = (13, 25, 50, 100, 250, 500, 1000, 5000, ALL)
+Budget = int | str
+#: HDBSCAN settings of the budget study: the notebook's (eom, 10, 10) and leaf with 5.
+DEFAULT_BUDGET_HDBSCAN: tuple[str, ...] = ("eom:10:10", "leaf:10:5")
+
+
+@dataclass(frozen=True)
+class HdbscanSetting:
+    """One HDBSCAN configuration of the budget study.
+
+    Attributes:
+        cluster_selection_method: ``"eom"`` or ``"leaf"``.
+        min_cluster_size: smallest cluster.
+        min_samples: core-distance neighbours (hdbscan's count; None: ``min_cluster_size``).
+        backend: ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``.
+        dedup: cluster distinct rows weighted by counts (fast_hdbscan only).
+    """
+
+    cluster_selection_method: str = "eom"
+    min_cluster_size: int = 10
+    min_samples: int | None = 10
+    backend: str = "fast_hdbscan"
+    dedup: bool = False
+
+    @property
+    def name(self) -> str:
+        """``method-min_cluster_size-min_samples`` (+ ``-backend``, ``-dedup`` if not default)."""
+        ms = self.min_cluster_size if self.min_samples is None else self.min_samples
+        name = f"{self.cluster_selection_method}-{self.min_cluster_size}-{ms}"
+        if self.backend != "fast_hdbscan":
+            name += f"-{self.backend}"
+        return name + ("-dedup" if self.dedup else "")
+
+
+def parse_hdbscan_setting(text: str) -> HdbscanSetting:
+    """Parse ``method:min_cluster_size:min_samples[:backend][:dedup]``, e.g. ``leaf:10:5``.
+
+    Raises:
+        OptionError: on a malformed text or an unknown method.
+    """
+    parts = [p.strip() for p in str(text).split(":")]
+    if len(parts) < 3 or len(parts) > 5:
+        raise OptionError(
+            f"HDBSCAN setting {text!r}: write method:min_cluster_size:min_samples"
+            "[:backend][:dedup], e.g. leaf:10:5"
+        )
+    method, mcs, ms, *rest = parts
+    if method not in METHODS:
+        raise OptionError(f"HDBSCAN setting {text!r}: method must be one of {METHODS}")
+    try:
+        mcs_i, ms_i = int(mcs), int(ms)
+    except ValueError:
+        raise OptionError(f"HDBSCAN setting {text!r}: sizes must be integers") from None
+    dedup = "dedup" in rest
+    backends = [r for r in rest if r != "dedup"]
+    return HdbscanSetting(method, mcs_i, ms_i, backends[0] if backends else "fast_hdbscan", dedup)
+
+
+def check_budgets(budgets: Sequence[Budget]) -> tuple[Budget, ...]:
+    """Validate budgets: integers ≥ 1 or ``"all"``; duplicates dropped; canonical order.
+
+    Raises:
+        OptionError: on another value or an empty list.
+    """
+    out: list[Budget] = []
+    for b in budgets:
+        if isinstance(b, str) and b.strip().lower() == ALL:
+            value: Budget = ALL
+        else:
+            try:
+                value = int(b)
+            except (TypeError, ValueError):
+                raise OptionError(f"budget {b!r}: use a number of labels or 'all'") from None
+            if value < 1 or (not isinstance(b, str) and value != b):
+                raise OptionError(f"budget {b!r}: a budget is a whole number of labels ≥ 1")
+        if value not in out:
+            out.append(value)
+    if not out:
+        raise OptionError("no budget given")
+    return tuple(sorted(out, key=lambda v: (v == ALL, 0 if v == ALL else v)))
+
+
+@dataclass(frozen=True)
+class BudgetOptions:
+    """Options of the label-budget study, declared once like :class:`StudyOptions`.
+
+    Attributes:
+        budgets: numbers of labelled pixels (integers ≥ 1) and/or ``"all"``.
+        seeds: seeds per budget (mean ± std over them).
+        features: the feature option of the study the methods work on.
+        hdbscan: HDBSCAN settings, ``method:min_cluster_size:min_samples[:backend][:dedup]``.
+        kmeans_init: k-means initialisation, ``"random"`` or ``"k-means++"``.
+    """
+
+    budgets: tuple[int | str, ...] = _opt(
+        DEFAULT_BUDGETS,
+        "Label budgets, comma-separated numbers of labelled pixels and/or 'all'.",
+        flag="budgets",
+    )
+    seeds: int = _opt(5, "Seeds per budget (curves give mean ± std).", low=1, high=100,
+                      flag="budget-seeds")  # fmt: skip
+    features: str = _opt(
+        "raw", "Feature option the budget methods work on.", choices=FEATURE_OPTIONS,
+        flag="budget-features",
+    )  # fmt: skip
+    hdbscan: tuple[str, ...] = _opt(
+        DEFAULT_BUDGET_HDBSCAN,
+        "HDBSCAN setting of the budget study, method:min_cluster_size:min_samples "
+        "(repeat the option for several).",
+        flag="budget-hdbscan",
+    )
+    kmeans_init: str = _opt(
+        "random", "k-means initialisation of the budget study.", choices=("random", "k-means++"),
+        flag="kmeans-init",
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budgets", check_budgets(tuple(self.budgets)))
+        object.__setattr__(self, "hdbscan", tuple(self.hdbscan))
+        if not self.hdbscan:
+            raise OptionError("--budget-hdbscan: give at least one setting, e.g. leaf:10:5")
+        for text in self.hdbscan:
+            parse_hdbscan_setting(text)
+        for f in dataclasses.fields(self):
+            spec: Spec = f.metadata["spec"]
+            if not isinstance(f.default, tuple):
+                _check_type(f.name, spec, getattr(self, f.name), f.default)
+            if spec.choices or spec.low is not None:
+                spec.check(f.name, getattr(self, f.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }

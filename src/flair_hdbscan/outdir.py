@@ -30,7 +30,7 @@ from flair_hdbscan.atomic import fault, write_json
 from flair_hdbscan.errors import FaultError, OutputError
 from flair_hdbscan.provenance import describe_difference, digest
 
-__all__ = ["LOCK_NAME", "MANIFEST_NAME", "Claim", "check_writable", "claim"]
+__all__ = ["LOCK_NAME", "MANIFEST_NAME", "Claim", "check_writable", "claim", "preflight"]
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,30 @@ def check_writable(path: Path, *, need_bytes: int = 0, what: str = "output") -> 
     """
     path = Path(path).expanduser()
     folder = path if path.suffix == "" or path.is_dir() else path.parent
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        raise fault(exc, folder, f"write the {what} folder") from None
-    free = shutil.disk_usage(folder).free
-    if need_bytes and free < need_bytes:
-        raise FaultError(
-            f"not enough room for the {what} in {folder}: about {need_bytes / 1e6:,.0f} MB "
-            f"needed, {free / 1e6:,.0f} MB free; free some space or choose another folder"
-        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise fault(exc, folder, f"write the {what} folder") from None
+        free = shutil.disk_usage(folder).free
+        if need_bytes and free < need_bytes:
+            raise FaultError(
+                f"not enough room for the {what} in {folder}: about {_mb(need_bytes)} "
+                f"needed, {_mb(free)} free; free some space or choose another folder"
+            )
+    except FaultError:
+        for made in created:  # leave no empty folder behind a refusal
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+
+
+def _mb(n: int) -> str:
+    """A size in megabytes, with a decimal below 10 MB."""
+    return f"{n / 1e6:,.1f} MB" if n < 10_000_000 else f"{n / 1e6:,.0f} MB"
 
 
 @dataclass
@@ -102,6 +114,19 @@ def _clear(path: Path) -> None:
             raise fault(exc, entry, "clear") from None
 
 
+def preflight(path: Path, *, need_bytes: int = 0, flag: str = "--out") -> None:
+    """Check, before any work, that the output folder ``path`` can be claimed and written.
+
+    Raises:
+        OutputError: when ``path`` is a file.
+        FaultError: when it cannot be written or lacks room.
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{flag} {path} is a file: give a folder")
+    check_writable(path, need_bytes=need_bytes)
+
+
 @contextlib.contextmanager
 def claim(
     path: Path,
@@ -130,9 +155,7 @@ def claim(
         FaultError: the folder cannot be written or lacks room.
     """
     path = Path(path).expanduser()
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{flag} {path} is a file: give a folder")
-    check_writable(path, need_bytes=need_bytes)
+    preflight(path, need_bytes=need_bytes, flag=flag)
     identity = digest(provenance)
     lock = FileLock(str(path / LOCK_NAME), timeout=0)
     try:

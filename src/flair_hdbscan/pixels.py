@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan.errors import DataError
 from flair_hdbscan.features import pack_aerial
 from flair_hdbscan.nomenclature import IGNORE
 from flair_hdbscan.options import StudyOptions
@@ -74,6 +75,7 @@ def sentinel_grid(ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 
     composite = median_composite(
         sp.data,
         sp.masks,
+        valid=sp.valid,
         area_threshold=opts.area_threshold,
         proba_threshold=opts.proba_threshold,
     )
@@ -139,6 +141,9 @@ def read_patch_pixels(
         sentinel: Sentinel-2 fusion options, or None for aerial only.
         stride: keep every ``stride``-th pixel along each axis, starting at 0.
         labels: also read the reduced labels.
+
+    Raises:
+        DataError: if a file is unreadable, or a patch fused with Sentinel-2 is not square.
     """
     patch = ds.read_patch(i, labels=labels)
     image = patch.image
@@ -148,6 +153,13 @@ def read_patch_pixels(
     grid_shape = image[(0, *sl)].shape
     s2 = cell = None
     if sentinel is not None:
+        if image.shape[1] != image.shape[2]:
+            ref = ds.patches[patch.index]
+            raise DataError(
+                f"{ref.aerial} is {image.shape[1]}×{image.shape[2]} pixels; Sentinel-2 fusion "
+                "puts the super patch on a square aerial grid (FLAIR #2 patches are 512×512): "
+                "fix or remove the file, or run experiments without Sentinel-2"
+            )
         grid = sentinel_grid(ds, i, sentinel, shape=side)
         s2 = np.ascontiguousarray(grid[(slice(None), *sl)].reshape(grid.shape[0], -1).T)
         if sentinel.resampling == "nearest":
@@ -220,59 +232,64 @@ def unique_rows(px: PatchPixels, *, use_satellite: bool) -> tuple[np.ndarray, np
 
 @dataclass
 class PixelSample:
-    """The training sample: labelled pixels on a stride, over every patch of a split.
+    """The training sample: every pixel on a stride, over every patch of a split.
 
     Attributes:
         aerial: ``(n, 5) uint8``.
         s2: ``(n, 10) float32`` or None.
-        labels: ``(n,) uint8`` reduced labels 0..12 (no-data pixels left out).
+        labels: ``(n,) uint8`` reduced labels 0..12, 255 where the mask has no data.
         patch: ``(n,) int32`` index of each row's patch.
-        n_labels_read: ground-truth values read to build it: every sampled pixel's, no-data
-            pixels included (reading the mask is how they were found).
+        labels_read: ground-truth values read to draw the rows, when they were drawn from
+            more (``--max-train-pixels``, see :func:`cap_rows`); None means one per row.
     """
 
     aerial: np.ndarray
     s2: np.ndarray | None
     labels: np.ndarray
     patch: np.ndarray
-    n_labels_read: int
+    labels_read: int | None = None
 
     def __len__(self) -> int:
         return int(self.labels.size)
 
+    @property
+    def n_labels_read(self) -> int:
+        """Ground-truth values read: every row's, or after a cap every label read to draw them."""
+        return len(self) if self.labels_read is None else self.labels_read
+
     def subset(self, keep: np.ndarray) -> PixelSample:
-        """The rows where ``keep`` ((n,) bool) is true (labels read stay counted)."""
+        """The rows where ``keep`` ((n,) bool) is true (one label read per row)."""
         return PixelSample(
             self.aerial[keep],
             None if self.s2 is None else self.s2[keep],
             self.labels[keep],
             self.patch[keep],
-            self.n_labels_read,
         )
+
+    def labelled(self) -> PixelSample:
+        """The rows with a label (no-data pixels left out — which reads every label)."""
+        return self.subset(self.labels != IGNORE)
 
 
 def stack_samples(parts: list[PatchPixels], with_s2: bool) -> PixelSample:
-    """The training sample from each patch's strided pixels (labels read), in patch order.
+    """The training sample from each patch's strided pixels (with labels), in patch order.
 
     Args:
         parts: :func:`read_patch_pixels` of every patch with a stride and labels.
         with_s2: keep the Sentinel-2 values.
 
     Returns:
-        The sample without its no-data pixels.
+        Every sampled pixel, no-data pixels included (label 255): what to leave out is the
+        user's choice, and reading labels to decide it is counted where it happens. Parts
+        capped by :func:`cap_rows` hold labelled rows only, and count every label read to
+        draw them.
     """
     parts = sorted(parts, key=lambda p: p.index)
-    n_read = sum(p.labels_read() for p in parts)
-    keeps = [p.labels != IGNORE for p in parts]
+    capped = any(p.n_labels_read is not None for p in parts)
     return PixelSample(
-        np.concatenate([p.aerial[k] for p, k in zip(parts, keeps, strict=True)]),
-        np.concatenate([p.s2[k] for p, k in zip(parts, keeps, strict=True)]) if with_s2 else None,
-        np.concatenate([p.labels[k] for p, k in zip(parts, keeps, strict=True)]),
-        np.concatenate(
-            [
-                np.full(int(k.sum()), p.index, dtype=np.int32)
-                for p, k in zip(parts, keeps, strict=True)
-            ]
-        ),
-        n_read,
+        np.concatenate([p.aerial for p in parts]),
+        np.concatenate([p.s2 for p in parts]) if with_s2 else None,
+        np.concatenate([p.labels for p in parts]),
+        np.concatenate([np.full(p.labels.size, p.index, dtype=np.int32) for p in parts]),
+        sum(p.labels_read() for p in parts) if capped else None,
     )

@@ -25,13 +25,18 @@ from flair_hdbscan.passes import PassSummary, PredictPlan, predict_split
 from flair_hdbscan.progress import Progress, quiet
 from flair_hdbscan.study import data_identity
 
-__all__ = ["LEDGER_NAME", "predict_folder", "predict_provenance"]
+__all__ = ["LEDGER_NAME", "maps_bytes", "predict_folder", "predict_provenance"]
 
 log = logging.getLogger(__name__)
 
 LEDGER_NAME = ".flair-hdbscan-ledger.json"
 #: Upper bound of one uncompressed 512 × 512 map of uint8 classes (int32 for clusters).
 _MAP_BYTES = 512 * 512
+
+
+def maps_bytes(n_patches: int, clusters: bool) -> int:
+    """Upper bound of the size of the maps of ``n_patches`` patches."""
+    return n_patches * _MAP_BYTES * (5 if clusters else 1)
 
 
 def predict_provenance(
@@ -87,7 +92,7 @@ def predict_folder(
     executor = executor or LocalExecutor()
     out = Path(out).expanduser().resolve()
     provenance = predict_provenance(model, data_identity(ds, content=verify_content), clusters)
-    need = len(ds) * _MAP_BYTES * (5 if clusters else 1)
+    need = maps_bytes(len(ds), clusters)
     with claim(
         out, kind="predictions", provenance=provenance, overwrite=overwrite, need_bytes=need
     ):

@@ -167,7 +167,10 @@ def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
                 walk(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
             return
         if a != b:
-            if path.startswith("data") or path.endswith("digest"):
+            if path.endswith("digest"):
+                split = {"train": " of the training split", "score": " of the scored split"}
+                changes.append(f"the data{split.get(path.split('.')[0], '')} changed")
+            elif path.startswith("data"):
                 changes.append(f"{path} changed")
             else:
                 changes.append(f"{path} {a!r} → {b!r}")

@@ -1,8 +1,11 @@
-"""Seeds derived from names, so that no result depends on the position of anything.
+"""Random streams named, not numbered, so that no result depends on the position of anything.
 
-An experiment's draws are seeded from the study seed and the experiment's name (and, for
-per-patch draws, the patch id): adding, removing or reordering experiments, budgets or
-patches changes no other result.
+Every random draw gets a :class:`numpy.random.SeedSequence` built from the study seed, a
+stable 64-bit hash (BLAKE2b) of each name, and an index: an experiment's draws from the study
+seed and its name (per-patch draws add the patch id), the budget study's from (method,
+setting, budget) and the seed index. Adding, removing or reordering experiments, budgets or
+patches changes no other result, and the same names give the same stream on every machine and
+Python version (``hash()`` would not: it is salted per process).
 """
 
 from __future__ import annotations
@@ -11,25 +14,40 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["derive_seed"]
+__all__ = ["derive_seed", "name_key", "rng_for", "seed_sequence"]
 
 
-def _word(part: int | str) -> int:
-    if isinstance(part, int) and not isinstance(part, bool):
-        if part < 0:
-            raise ValueError(f"seed parts must be non-negative, got {part}")
-        return part
-    digest = hashlib.sha256(str(part).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "little")
+def name_key(name: str | int) -> int:
+    """Stable 64-bit integer of a name (its ``str``): BLAKE2b, little-endian."""
+    digest = hashlib.blake2b(str(name).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
-def derive_seed(*parts: int | str) -> int:
-    """A 32-bit seed from a study seed and names (``derive_seed(0, "knn", "077413")``).
+def seed_sequence(study_seed: int, *names: str | int, index: int = 0) -> np.random.SeedSequence:
+    """Seed sequence of one draw.
 
-    Integers are used as they are, strings through SHA-256, then mixed by
-    :class:`numpy.random.SeedSequence`.
+    Args:
+        study_seed: the study's seed (a non-negative integer).
+        *names: what the draw is for, e.g. ``"knn", "random", 50``; each is hashed by its
+            ``str``, so ``50`` and ``"50"`` name the same draw.
+        index: seed index (0, 1, …).
 
-    Returns:
-        An integer in ``0 .. 2**32 - 1``.
+    Raises:
+        ValueError: on a negative seed or index.
     """
-    return int(np.random.SeedSequence([_word(p) for p in parts]).generate_state(1)[0])
+    if int(study_seed) < 0 or int(index) < 0:
+        raise ValueError(f"seeds must be non-negative, got {study_seed} and {index}")
+    return np.random.SeedSequence([int(study_seed), *(name_key(n) for n in names), int(index)])
+
+
+def rng_for(study_seed: int, *names: str | int, index: int = 0) -> np.random.Generator:
+    """Generator of one draw (see :func:`seed_sequence`)."""
+    return np.random.default_rng(seed_sequence(study_seed, *names, index=index))
+
+
+def derive_seed(study_seed: int, *names: str | int, index: int = 0) -> int:
+    """A 32-bit integer seed of one draw, for libraries that take an int (scikit-learn).
+
+    ``derive_seed(0, "knn", "077413")``: experiment ``knn``'s draws on patch 077413.
+    """
+    return int(seed_sequence(study_seed, *names, index=index).generate_state(1)[0])

@@ -1,21 +1,21 @@
 """Sentinel-2 super areas: dates, super-patch crop, clouds, composites, aerial grid.
 
-Product dates, the super-patch crop, the cloud filter, monthly means, the aerial footprint
+Product dates, the super-patch crop, the cloud filter, the median composite, the aerial footprint
 and resampling onto the aerial grid, as pure functions over arrays;
 :mod:`flair_hdbscan.dataset` does the file reading.
 
 Geometry (see ``docs/architecture.md``): a super patch of ``size`` Sentinel pixels takes rows
 ``row - size//2 … row - size//2 + size`` (exclusive end) of the super area, and the same for
 columns. In the crop's continuous coordinates (pixel ``k`` spans ``[k, k + 1)``, its centre is
-``k + 0.5``) the aerial patch is centred on ``(size/2, size/2)`` and spans
-``512 × 0.2 m / 10 m = 10.24`` Sentinel pixels.
+``k + 0.5``) the aerial patch is centred on ``(size // 2, size // 2)``, the top-left corner of
+the centroid's pixel (which the crop puts at index ``size // 2``, whatever the parity of
+``size``), and spans ``512 × 0.2 m / 10 m = 10.24`` Sentinel pixels.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,6 @@ __all__ = [
     "crop",
     "footprint",
     "median_composite",
-    "monthly_average",
     "product_date",
     "read_products",
     "to_aerial_grid",
@@ -161,14 +160,23 @@ def crop(area: np.ndarray, centroid: tuple[int, int], size: int) -> tuple[np.nda
 
 
 def clear_dates(
-    masks: np.ndarray, *, area_threshold: float = 0.5, proba_threshold: int = 60
+    masks: np.ndarray,
+    *,
+    valid: np.ndarray | None = None,
+    area_threshold: float = 0.5,
+    proba_threshold: int = 60,
 ) -> np.ndarray:
     """Which dates of a super patch are clear of snow and cloud.
 
     As the FLAIR #2 reference ``filter_dates``: a date's cover is the number of pixels whose
     snow probability is at least ``proba_threshold`` plus the number whose cloud
-    probability is, divided by the number of pixels ``s * s`` (so a pixel both snowy and
-    cloudy counts twice). The date is kept when ``cover < area_threshold``.
+    probability is, divided by the number of pixels (so a pixel both snowy and cloudy
+    counts twice). The date is kept when ``cover < area_threshold``.
+
+    Only the pixels of the super area count: with ``valid`` (the mask :func:`crop` returns),
+    the edge-padded copies of a crop that runs outside the super area are left out of both
+    counts. The reference crops with a plain slice, which keeps exactly those pixels, so its
+    kept dates equal these wherever its slice is not empty.
 
     Both thresholds are options because the reference sources disagree: the reference
     training code uses ``area_threshold=0.5, proba_threshold=60`` (the defaults here,
@@ -176,50 +184,34 @@ def clear_dates(
     (:data:`REFERENCE_NOTEBOOK_THRESHOLDS`).
 
     Args:
-        masks: ``(T, 2, s, s)`` uint8 probabilities 0..100, channels (snow, cloud).
-        area_threshold: fraction of the crop above which a date is dropped.
+        masks: ``(T, 2, H, W)`` uint8 probabilities 0..100, channels (snow, cloud).
+        valid: ``(H, W)`` bool, True for the pixels inside the super area; None counts every
+            pixel.
+        area_threshold: fraction of the pixels above which a date is dropped.
         proba_threshold: probability (0..100) from which a pixel counts as snow/cloud.
 
     Returns:
-        ``(T,)`` bool, True for the dates to keep.
+        ``(T,)`` bool, True for the dates to keep; all False when no pixel counts.
 
     Raises:
-        ValueError: if ``masks`` is not ``(T, 2, H, W)``.
+        ValueError: if ``masks`` is not ``(T, 2, H, W)`` or ``valid`` is not ``(H, W)``.
     """
     masks = np.asarray(masks)
     if masks.ndim != 4 or masks.shape[1] != 2:
         raise ValueError(f"masks must be (T, 2, H, W), got shape {masks.shape}")
-    n_pixels = masks.shape[2] * masks.shape[3]
+    covered = masks >= proba_threshold
+    if valid is None:
+        n_pixels = masks.shape[2] * masks.shape[3]
+    else:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape != masks.shape[2:]:
+            raise ValueError(f"valid must be {masks.shape[2:]}, got shape {valid.shape}")
+        n_pixels = int(valid.sum())
+        covered = covered & valid
     if n_pixels == 0:
         return np.zeros(masks.shape[0], dtype=bool)
-    counts = np.count_nonzero(masks >= proba_threshold, axis=(1, 2, 3))
+    counts = np.count_nonzero(covered, axis=(1, 2, 3))
     return counts / n_pixels < area_threshold
-
-
-def monthly_average(
-    data: np.ndarray, dates: Sequence[datetime.date]
-) -> tuple[np.ndarray, list[datetime.date]]:
-    """Average the dates of each calendar month.
-
-    Args:
-        data: ``(T, C, s, s)`` values (uint16 reflectance or float).
-        dates: ``T`` acquisition dates, one per row of ``data``.
-
-    Returns:
-        ``(means, months)``: ``means`` is ``(M, C, s, s)`` float32, one mean per calendar
-        month present (chronological); ``months`` holds the 15th of each such month.
-
-    Raises:
-        ValueError: if ``len(dates) != T``.
-    """
-    if len(dates) != data.shape[0]:
-        raise ValueError(f"{len(dates)} dates for {data.shape[0]} time steps")
-    keys = sorted({(d.year, d.month) for d in dates})
-    month_of = np.array([keys.index((d.year, d.month)) for d in dates], dtype=np.intp)
-    means = np.empty((len(keys), *data.shape[1:]), dtype=np.float32)
-    for m in range(len(keys)):
-        means[m] = np.mean(np.asarray(data)[month_of == m], axis=0, dtype=np.float64)
-    return means, [datetime.date(year, month, 15) for year, month in keys]
 
 
 def footprint(
@@ -239,10 +231,12 @@ def footprint(
 
     Returns:
         ``(row0, col0, row1, col1)``: the aerial patch spans ``[row0, row1) × [col0, col1)``,
-        centred on ``(size/2, size/2)``; ``row1 - row0`` is 10.24 for FLAIR.
+        centred on ``(size // 2, size // 2)``, the top-left corner of the centroid's pixel in
+        a :func:`crop` of side ``size`` (odd sizes included); ``row1 - row0`` is 10.24 for
+        FLAIR.
     """
     half = aerial_pixels * aerial_resolution / sentinel_resolution / 2
-    centre = size / 2
+    centre = float(size // 2)
     return (centre - half, centre - half, centre + half, centre + half)
 
 
@@ -271,7 +265,7 @@ def to_aerial_grid(
 ) -> np.ndarray:
     """Resample a super patch onto the aerial patch's pixel grid.
 
-    Aerial pixel ``i`` has its centre at ``size/2 - 5.12 + (i + 0.5) * 0.02`` in the crop's
+    Aerial pixel ``i`` has its centre at ``size // 2 - 5.12 + (i + 0.5) * 0.02`` in the crop's
     continuous coordinates (FLAIR values), along rows and along columns.
 
     Args:
@@ -315,6 +309,7 @@ def median_composite(
     data: np.ndarray,
     masks: np.ndarray,
     *,
+    valid: np.ndarray | None = None,
     area_threshold: float = 0.5,
     proba_threshold: int = 60,
 ) -> np.ndarray:
@@ -323,6 +318,8 @@ def median_composite(
     Args:
         data: ``(T, 10, s, s)`` uint16 reflectance (stored L2A values).
         masks: ``(T, 2, s, s)`` uint8 snow and cloud probabilities.
+        valid: ``(s, s)`` bool, the pixels inside the super area (see :func:`clear_dates`);
+            None counts every pixel.
         area_threshold: see :func:`clear_dates`.
         proba_threshold: see :func:`clear_dates`.
 
@@ -343,7 +340,9 @@ def median_composite(
         )
     if data.shape[0] == 0:
         raise ValueError("no dates to composite")
-    keep = clear_dates(masks, area_threshold=area_threshold, proba_threshold=proba_threshold)
+    keep = clear_dates(
+        masks, valid=valid, area_threshold=area_threshold, proba_threshold=proba_threshold
+    )
     if not keep.any():
         logger.warning(
             "no clear date among %d (area_threshold=%s, proba_threshold=%s): "

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flair_hdbscan.budget.pipeline import budget_record, feature_spec, run_budget
+from flair_hdbscan.budget.results import BudgetResult
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import DataError, OptionError
 from flair_hdbscan.executors import Executor, LocalExecutor
@@ -28,7 +30,7 @@ from flair_hdbscan.experiments import Experiment, select_experiments
 from flair_hdbscan.ledger import Ledger
 from flair_hdbscan.metrics import scores
 from flair_hdbscan.model import ExperimentModel
-from flair_hdbscan.options import StudyOptions
+from flair_hdbscan.options import BudgetOptions, StudyOptions
 from flair_hdbscan.passes import PredictPlan, predict_split
 from flair_hdbscan.progress import Progress, quiet
 from flair_hdbscan.provenance import data_digest, package_versions
@@ -84,18 +86,16 @@ def study_provenance(
     }
 
 
-def check_against_data(
-    ds: FlairDataset, experiments: Sequence[Experiment], options: StudyOptions
-) -> None:
+def check_against_data(ds: FlairDataset, options: StudyOptions, *, satellite: bool) -> None:
     """Check the options that depend on the data, before any pixel is read.
 
-    The Sentinel-2 super patch must fit in every super area of the split (the real release
-    keeps every centroid far enough from the border for sizes up to 112).
+    With Sentinel-2 fusion, the super patch must fit in every super area of the split (the
+    real release keeps every centroid far enough from the border for sizes up to 112).
 
     Raises:
         OptionError: naming the option, the area and the largest size that fits.
     """
-    if not any(e.features.use_satellite for e in experiments):
+    if not satellite:
         return
     seen: set[str] = set()
     for i, ref in enumerate(ds.patches):
@@ -120,16 +120,22 @@ class StudyResult:
         maps: predicted arrays of the first ``map_patches`` patches of the scoring split:
             ``{patch_id: {"rgb", "truth", "pred": {name: ...}, "clusters": {name: ...}}}``.
         models: the fitted models, by experiment name.
+        budget: the label-budget study, or None when it was not run.
     """
 
     run: dict[str, Any]
     experiments: list[dict[str, Any]]
     maps: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: dict[str, ExperimentModel] = field(default_factory=dict)
+    budget: BudgetResult | None = None
+    budget_options: BudgetOptions | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"run": ..., "experiments": [...]}``, as written to ``results.json``."""
-        return {"run": self.run, "experiments": self.experiments}
+        """``{"run", "experiments"[, "budget"]}``, as written to ``results.json``."""
+        out = {"run": self.run, "experiments": self.experiments}
+        if self.budget is not None:
+            out["budget"] = budget_record(self.budget, self.budget_options)
+        return out
 
     def experiment(self, name: str) -> dict[str, Any]:
         """The result of one experiment by name."""
@@ -188,6 +194,7 @@ def run_study(
     progress: Progress | None = None,
     ledger_path: Path | None = None,
     verify_content: bool = False,
+    budget: BudgetOptions | None = None,
 ) -> StudyResult:
     """Run experiments of the study: fit on ``train_ds``, score every pixel of ``score_ds``.
 
@@ -205,6 +212,8 @@ def run_study(
             experiments, options and code resumes from it.
         verify_content: identify the data by the content of its files, not their sizes
             and times.
+        budget: also run the label-budget study (:mod:`flair_hdbscan.budget`) with these
+            options, on the same training sample and scoring split.
 
     Returns:
         A :class:`StudyResult`; confusion matrices are identical run after run for the same
@@ -226,16 +235,24 @@ def run_study(
             )
     if map_patches < 0:
         raise OptionError(f"--map-patches must be 0 or more, got {map_patches}")
-    check_against_data(train_ds, chosen, options)
-    check_against_data(score_ds, chosen, options)
+    budget_sat = budget is not None and feature_spec(budget.features).use_satellite
+    satellite = budget_sat or any(e.features.use_satellite for e in chosen)
+    check_against_data(train_ds, options, satellite=satellite)
+    check_against_data(score_ds, options, satellite=satellite)
     t0 = time.perf_counter()
     train_id = data_identity(train_ds, content=verify_content)
     score_id = train_id if score_ds is train_ds else data_identity(score_ds, content=verify_content)
-    provenance = study_provenance(train_id, score_id, chosen, options)
-
-    sample, models = fit_models(
-        train_ds, chosen, options, data=train_id, executor=executor, progress=progress
+    provenance = study_provenance(
+        train_id,
+        score_id,
+        chosen,
+        options,
+        {"budget": None if budget is None else budget.to_dict()},
     )
+    sample, models = fit_models(
+        train_ds, chosen, options, data=train_id, executor=executor, progress=progress,
+        with_s2=budget_sat,
+    )  # fmt: skip
     t_fit = time.perf_counter() - t0
 
     ledger, note = Ledger.open(ledger_path, provenance, len(models))
@@ -256,6 +273,13 @@ def run_study(
             "fix or remove them and run again: finished patches are kept"
         )
     t_predict = time.perf_counter() - t0 - t_fit
+    budget_result = None
+    if budget is not None:
+        budget_result = run_budget(
+            sample, score_ds, options, budget, train_split=train_ds.split, executor=executor,
+            progress=progress,
+        )  # fmt: skip
+    t_budget = time.perf_counter() - t0 - t_fit - t_predict
 
     rows = [
         _experiment_row(m, ledger.matrices[k], float(ledger.seconds[k]), score_ds.split)
@@ -280,8 +304,9 @@ def run_study(
         "seconds": {
             "fit": round(t_fit, 3),
             "predict": round(t_predict, 3),
+            "budget": round(t_budget, 3),
             "total": round(time.perf_counter() - t0, 3),
         },
     }
     maps = {pid: summary.arrays[pid] for pid in sorted(keep) if pid in summary.arrays}
-    return StudyResult(run, rows, maps, {m.name: m for m in models})
+    return StudyResult(run, rows, maps, {m.name: m for m in models}, budget_result, budget)

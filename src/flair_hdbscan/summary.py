@@ -6,6 +6,7 @@ lay the numbers out.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,13 @@ from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import DataError
 from flair_hdbscan.nomenclature import N_CLASSES
 
-__all__ = ["N_FULL_VALUES", "class_distribution", "reduce_counts", "split_summary"]
+__all__ = [
+    "N_FULL_VALUES",
+    "class_distribution",
+    "generated_sample",
+    "reduce_counts",
+    "split_summary",
+]
 
 #: Number of values of the full nomenclature counted by :func:`class_distribution` (0..19).
 N_FULL_VALUES = 20
@@ -122,3 +129,25 @@ def class_distribution(
         if on_patch is not None:
             on_patch(i)
     return reduce_counts(full) if reduced else full
+
+
+def generated_sample(ds: FlairDataset) -> str | None:
+    """A description of the synthetic sample ``ds`` belongs to, or None for other data.
+
+    ``flair-hdbscan sample-data`` writes :data:`~flair_hdbscan.layout.SAMPLE_MARKER` at the
+    sample's root (beside the centroids file); its presence means the data is not FLAIR #2.
+    """
+    for folder in (ds.paths.centroids.parent, ds.paths.aerial.parent):
+        path = folder / layout.SAMPLE_MARKER
+        if path.is_file():
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return "a synthetic sample"
+            if not isinstance(doc, dict):
+                return "a synthetic sample"
+            return (
+                f"generator version {doc.get('generator_version')}, seed {doc.get('seed')}, "
+                f"{doc.get('n_patches')} training and {doc.get('n_test_patches')} test patches"
+            )
+    return None

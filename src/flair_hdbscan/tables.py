@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from flair_hdbscan.budget.results import budget_sort_key
 from flair_hdbscan.nomenclature import N_SCORED, REDUCED_NAMES
 from flair_hdbscan.results import experiment_rows
 
-__all__ = ["make_console", "scores_table", "study_table"]
+__all__ = ["budget_table", "make_console", "scores_table", "study_table"]
 
 
 def _pct(value: float | None) -> str:
@@ -84,6 +85,42 @@ def study_table(results: dict, *, title: str | None = None) -> Table:
             f"{r['score_split']} ({r['protocol']})",
             f"{r['seconds']:.1f}",
         )
+    return table
+
+
+def _cell(entry: dict) -> str:
+    mean, std = entry["miou_mean"], entry["miou_std"]
+    if mean is None:
+        return "–"
+    spread = "" if std is None else f" ± {std:.3f}"
+    return f"{mean:.3f}{spread}"
+
+
+def budget_table(budget: dict, *, title: str | None = None) -> Table:
+    """The label-budget curves as a table: a row per method and setting, a column per budget.
+
+    Each cell is the mean mIoU ± std over seeds; the oracle's cell is at the budget "all"
+    with the labels it read in its row name.
+
+    Args:
+        budget: ``results.json["budget"]``.
+        title: table title.
+    """
+    summary = budget["summary"]
+    budgets = sorted({e["budget"] for e in summary}, key=budget_sort_key)
+    table = Table(title=title)
+    table.add_column("method")
+    for b in budgets:
+        table.add_column(str(b), justify="right")
+    lines: dict[tuple[str, str], dict] = {}
+    for e in summary:
+        lines.setdefault((e["method"], e["setting"]), {})[e["budget"]] = e
+    for (method, setting), cells in lines.items():
+        name = f"{method} {setting}"
+        if method == "oracle":
+            used = next(iter(cells.values()))["labels_used_mean"]
+            name = f"ORACLE {setting} ({used:,.0f} labels read)"
+        table.add_row(name, *(_cell(cells[b]) if b in cells else "" for b in budgets))
     return table
 
 

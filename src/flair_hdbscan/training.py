@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.executors import Executor, LocalExecutor
 from flair_hdbscan.experiments import Experiment, build_estimator
-from flair_hdbscan.features import feature_table
+from flair_hdbscan.features import FeatureSpec, feature_table
 from flair_hdbscan.model import ExperimentModel, FitRecord
 from flair_hdbscan.nomenclature import N_CLASSES, OTHER
 from flair_hdbscan.options import StudyOptions
@@ -30,7 +31,7 @@ from flair_hdbscan.progress import Progress, quiet
 from flair_hdbscan.provenance import package_versions
 from flair_hdbscan.seeds import derive_seed
 
-__all__ = ["fit_experiment", "fit_models", "model_provenance"]
+__all__ = ["fit_experiment", "fit_models", "model_provenance", "sample_table"]
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,14 @@ def fit_experiment(
             estimator.fit(np.zeros((N_CLASSES, 1), np.float32), np.arange(N_CLASSES))
             n_used = 0
         else:
-            estimator.fit(np.zeros((len(sample), 1), np.float32), sample.labels)
+            labelled = sample.labelled()
+            estimator.fit(np.zeros((len(labelled), 1), np.float32), labelled.labels)
             n_used = sample.n_labels_read
         record = FitRecord(split, len(sample), n_used, {}, time.perf_counter() - start)
         return ExperimentModel(exp, options, estimator, record, provenance)
-    train = sample if options.keep_other else sample.subset(sample.labels != OTHER)
+    train = sample.labelled()
+    if not options.keep_other:
+        train = train.subset(train.labels != OTHER)
     if len(train) == 0:
         raise OptionError(
             "the training sample holds no labelled pixel: use a smaller --stride or more patches"
@@ -133,6 +137,7 @@ def fit_models(
     data: dict[str, Any],
     executor: Executor | None = None,
     progress: Progress | None = None,
+    with_s2: bool = False,
 ) -> tuple[PixelSample, list[ExperimentModel]]:
     """Read the training sample of ``ds`` once and fit every experiment on it.
 
@@ -143,13 +148,15 @@ def fit_models(
         data: ``ds``'s identity, ``{"split", "digest"}``.
         executor: where the sample is read (default: this process).
         progress: stage display.
+        with_s2: read Sentinel-2 values even when no experiment fuses them (for the
+            budget study).
 
     Returns:
         The sample and the fitted models, in the order of ``experiments``.
     """
     progress = progress or quiet()
     executor = executor or LocalExecutor()
-    need_sat = any(e.features.use_satellite for e in experiments)
+    need_sat = with_s2 or any(e.features.use_satellite for e in experiments)
     sentinel = SentinelOptions.of(options) if need_sat else None
     sample = read_training_sample(
         ds,
@@ -168,3 +175,42 @@ def fit_models(
         models.append(fit_experiment(exp, sample, options, data=data))
         step()
     return sample, models
+
+
+def sample_table(
+    ds: FlairDataset,
+    *,
+    satellite: bool = False,
+    options: StudyOptions | None = None,
+    executor: Executor | None = None,
+    advance: Callable[[], None] = lambda: None,
+) -> pd.DataFrame:
+    """The training sample as a labelled feature table, for exploring the pixels.
+
+    The seed's ``extract_spectra``: the study's training sample (every ``options.stride``-th
+    pixel along each axis), pixels of class "other" and without data left out.
+
+    Args:
+        ds: a split with labels.
+        satellite: add the Sentinel-2 composite bands (``s2_b02`` … ``s2_b12``).
+        options: study options (stride, Sentinel-2 options); defaults: the notebook's.
+        executor: where the patches are read (default: this process).
+        advance: called once per patch read (progress).
+
+    Returns:
+        DataFrame of float32 feature columns (``red`` … ``elevation`` as value / 255, with
+        ``satellite`` also ``s2_*`` as reflectance / 10000) and uint8 ``label`` (0..11).
+    """
+    options = options or StudyOptions()
+    sample = read_training_sample(
+        ds,
+        stride=options.stride,
+        sentinel=SentinelOptions.of(options) if satellite else None,
+        executor=executor or LocalExecutor(),
+        advance=advance,
+    )
+    sample = sample.subset(sample.labels < OTHER)
+    spec = FeatureSpec(use_satellite=satellite)
+    table = pd.DataFrame(feature_table(sample.aerial, sample.s2, spec), columns=list(spec.columns))
+    table["label"] = sample.labels
+    return table

@@ -65,7 +65,7 @@ def fit_one(
     options = make_study_options(kwargs)
     exp = lookup(experiment)
     ds = open_dataset(data, config, "train")
-    check_against_data(ds, [exp], options)
+    check_against_data(ds, options, satellite=exp.features.use_satellite)
     _, [model] = fit_models(
         ds,
         [exp],

@@ -2,10 +2,10 @@
 
 Each sub-command lives in its own module and is imported only when it runs, so that
 ``flair-hdbscan --help`` stays fast. Whatever a command meets ends in one line on standard
-error, never a traceback: a :class:`~flair_hdbscan.errors.FlairError` (a user's mistake,
-status 2, or a fault of the environment such as a full disk, status 1), an ``OSError`` or
-``MemoryError`` the library did not foresee (status 1), and Ctrl-C (status 130, finished
-work kept).
+error, never a traceback: a usage error or a :class:`~flair_hdbscan.errors.FlairError` (a
+user's mistake, status 2, or a fault of the environment such as a full disk, status 1), an
+``OSError`` or ``MemoryError`` the library did not foresee (status 1), and Ctrl-C (status
+130, finished work kept).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import click
 
 from flair_hdbscan import __version__
 from flair_hdbscan.errors import FlairError
+from flair_hdbscan.interrupts import interrupt_handler
 
 #: Registered sub-commands: name → "module:attribute" under ``flair_hdbscan.cli``.
 COMMANDS: dict[str, str] = {
@@ -26,8 +27,10 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate:evaluate",
     "plot": "plot:plot",
     "run": "run:run",
+    "budget": "budget:budget",
     "fit": "fit:fit",
     "predict": "predict:predict",
+    "label": "label:label",
 }
 
 INTERRUPTED = "interrupted; run again to resume (finished work is kept)"
@@ -63,13 +66,19 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: D102
 
         try:
-            return super().invoke(ctx)
+            with interrupt_handler(INTERRUPTED):
+                return super().invoke(ctx)
         except FlairError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo(INTERRUPTED, err=True)
             sys.exit(130)
+        except click.UsageError as exc:
+            # one line, as every other error: the option, the allowed values, where to look
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException):
             raise
         except MemoryError:
@@ -98,8 +107,19 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose < 2:
-        # Dask logs every worker start and stop at INFO: keep those messages for -vv
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        # Dask logs every worker start and stop at INFO (with tracebacks of closed
+        # connections), and importing it resets its loggers' levels: filter at the handlers
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, DaskBelowError) for f in handler.filters):
+                handler.addFilter(DaskBelowError())
+
+
+class DaskBelowError(logging.Filter):
+    """Drop Dask's log records below ERROR (its workers' comings and goings)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep a record unless it is Dask's and below ERROR."""
+        return record.levelno >= logging.ERROR or not record.name.startswith("distributed")
 
 
 if __name__ == "__main__":

@@ -15,15 +15,24 @@ from typing import Any
 import click
 
 from flair_hdbscan.dataset import FlairDataset
-from flair_hdbscan.errors import OptionError
-from flair_hdbscan.options import Spec, StudyOptions, option_specs
-from flair_hdbscan.sample_data import default_sample_root
+from flair_hdbscan.errors import FaultError, OptionError
+from flair_hdbscan.options import BudgetOptions, Spec, StudyOptions, option_specs
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.sample_data import (
+    DEFAULT_PATCHES,
+    DEFAULT_SEED,
+    GENERATOR_VERSION,
+    cache_dir,
+    default_sample_root,
+)
 
 __all__ = [
     "PathType",
+    "budget_options",
     "data_argument",
     "data_options",
     "execution_options",
+    "make_budget_options",
     "make_study_options",
     "merge_data",
     "open_dataset",
@@ -140,8 +149,32 @@ def open_dataset(data: Path | None, config: Path | None, split: str) -> FlairDat
     if config is not None:
         return FlairDataset.from_config(config, split=split)
     if data is None:
-        data = default_sample_root(progress=True)
+        data = _default_sample()
     return FlairDataset.from_root(data, split=split)
+
+
+def _default_sample() -> Path:
+    """The embedded sample's root, generated into the cache first if it is not there.
+
+    Raises:
+        FaultError: if the cache cannot hold it (checked before generating), with the fix.
+    """
+    from flair_hdbscan.cli.sample_data import sample_bytes
+    from flair_hdbscan.geotiff import native_messages_silenced
+
+    cached = cache_dir() / f"sample-v{GENERATOR_VERSION}-p{DEFAULT_PATCHES}-s{DEFAULT_SEED}"
+    try:
+        if not cached.is_dir():  # a read-only cache that holds the sample is fine
+            need = sample_bytes(DEFAULT_PATCHES, max(2, DEFAULT_PATCHES // 4), DEFAULT_SEED)
+            check_writable(cache_dir(), need_bytes=need, what="sample dataset cache")
+        with native_messages_silenced():
+            return default_sample_root(progress=True)
+    except FaultError as exc:
+        raise FaultError(
+            f"{exc} — the embedded sample dataset is generated there: set "
+            "FLAIR_HDBSCAN_CACHE to a writable folder with room, or name a dataset with "
+            "--data or --config"
+        ) from None
 
 
 def study_options(func: F) -> F:
@@ -174,6 +207,44 @@ def study_options(func: F) -> F:
             help=spec.help,
         )(func)
     return func
+
+
+def budget_options(func: F) -> F:
+    """Add every option of :class:`~flair_hdbscan.options.BudgetOptions` to a command."""
+    for name, default, spec in reversed(option_specs(BudgetOptions)):
+        flag = "--" + (spec.flag or name.replace("_", "-"))
+        if name == "budgets":
+            func = click.option(
+                flag, name, default=",".join(map(str, default)), show_default=True,
+                help=spec.help, metavar="N,N,…,all",
+            )(func)  # fmt: skip
+        elif name == "hdbscan":
+            func = click.option(
+                flag, name, multiple=True, default=default, show_default=True, help=spec.help,
+                metavar="METHOD:MCS:MS",
+            )(func)  # fmt: skip
+        elif spec.choices is not None:
+            func = click.option(
+                flag, name, type=click.Choice(spec.choices), default=default, show_default=True,
+                help=spec.help,
+            )(func)  # fmt: skip
+        else:
+            func = click.option(
+                flag, name, type=SpecType(spec, type(default), name), default=default,
+                show_default=True, help=spec.help,
+            )(func)  # fmt: skip
+    return func
+
+
+def make_budget_options(kwargs: dict[str, Any]) -> BudgetOptions:
+    """Build :class:`BudgetOptions` from :func:`budget_options` values (removed from ``kwargs``).
+
+    Raises:
+        OptionError: on a malformed budget list or HDBSCAN setting.
+    """
+    values = {name: kwargs.pop(name) for name, _, _ in option_specs(BudgetOptions)}
+    values["budgets"] = tuple(b.strip() for b in str(values["budgets"]).split(",") if b.strip())
+    return BudgetOptions(**values)
 
 
 def make_study_options(kwargs: dict[str, Any]) -> StudyOptions:

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from flair_hdbscan import plots
-from flair_hdbscan.cli.options import data_argument, data_options, merge_data, open_dataset
+from flair_hdbscan.cli.options import (
+    PathType,
+    data_argument,
+    data_options,
+    merge_data,
+    open_dataset,
+)
 from flair_hdbscan.errors import OptionError
-from flair_hdbscan.executors import LocalExecutor
-from flair_hdbscan.features import FeatureSpec, feature_table
-from flair_hdbscan.nomenclature import OTHER
-from flair_hdbscan.passes import read_training_sample
-from flair_hdbscan.pixels import SentinelOptions
+from flair_hdbscan.options import MAX_SEED
+from flair_hdbscan.outdir import check_writable
+from flair_hdbscan.progress import Progress
 from flair_hdbscan.results import load_results
 from flair_hdbscan.summary import class_distribution
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan.training import sample_table
 
 #: Figures drawn from the dataset.
 DATA_KINDS: tuple[str, ...] = (
@@ -37,40 +37,6 @@ DATA_KINDS: tuple[str, ...] = (
 RESULT_KINDS: tuple[str, ...] = ("confusion", "results")
 #: Every kind of figure, in the order of the study.
 KINDS: tuple[str, ...] = ("nomenclature", *DATA_KINDS, *RESULT_KINDS)
-
-_STRIDE = 10
-#: Every channel a pixel table can hold (aerial, then Sentinel-2).
-_COLUMNS = FeatureSpec(use_satellite=True).columns
-
-
-def _is_s2(channel: str) -> bool:
-    """Whether a channel (name or notebook number) is a Sentinel-2 band."""
-    return plots.resolve_channel(channel, _COLUMNS).startswith("s2_")
-
-
-def _pixel_table(ds: FlairDataset, with_s2: bool) -> pd.DataFrame:
-    """The seed's pixel sample: every 10th pixel along each image axis of every patch.
-
-    Features as the study builds them (aerial bands / 255, elevation included, Sentinel-2
-    bands on the same scale); pixels of class "other" and without data are left out.
-
-    Returns:
-        DataFrame of float32 feature columns (``red`` … ``elevation``, ``s2_b02`` …) and a
-        uint8 ``label`` column (0..11).
-    """
-    import pandas as pd
-
-    sample = read_training_sample(
-        ds,
-        stride=_STRIDE,
-        sentinel=SentinelOptions() if with_s2 else None,
-        executor=LocalExecutor(),
-    )
-    sample = sample.subset(sample.labels != OTHER)
-    spec = FeatureSpec(use_satellite=with_s2)
-    table = pd.DataFrame(feature_table(sample.aerial, sample.s2, spec), columns=list(spec.columns))
-    table["label"] = sample.labels
-    return table
 
 
 def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
@@ -91,13 +57,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--out",
     "out",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     help="Figure file to write; the suffix (.png or .svg) chooses the format.",
 )
 @click.option(
     "--results",
     "results_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathType(path_type=Path, dir_okay=False),
     default=None,
     help="results.json of `run` (kinds confusion and results).",
 )
@@ -114,8 +80,8 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     "--channel",
     default="nir",
     show_default=True,
-    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Elevation=15 "
-    "(kind channel-by-class).",
+    help="Channel name or seed number: Blue=1, Green=2, Red=3, NIR=4, Sentinel-2 B02..B12=5..14, "
+    "Elevation=15 (kind channel-by-class).",
 )
 @click.option("--channel1", default="green", show_default=True, help="x channel (scatter).")
 @click.option("--channel2", default="red", show_default=True, help="y channel (scatter).")
@@ -126,7 +92,13 @@ def _experiment(results: dict[str, Any], name: str | None, path: Path) -> dict[s
     default=None,
     help="Patches (samples, default 2) or super areas (time-series, default 3) to draw.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random choices.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of random choices.",
+)
 @click.option(
     "--max-patches",
     type=click.IntRange(min=1),
@@ -167,12 +139,13 @@ def plot(
 
     # Check option values before reading any data.
     if kind == "channel-by-class":
-        plots.resolve_channel(channel, _COLUMNS)
+        plots.resolve_channel(channel, plots.PIXEL_COLUMNS)
     elif kind == "normalization-scatter":
-        plots.resolve_channel(channel1, _COLUMNS)
-        plots.resolve_channel(channel2, _COLUMNS)
+        plots.resolve_channel(channel1, plots.PIXEL_COLUMNS)
+        plots.resolve_channel(channel2, plots.PIXEL_COLUMNS)
     elif kind == "class-patches" and not 1 <= semantic_class <= 19:
         raise OptionError(f"--class {semantic_class}: use a full-nomenclature value 1..19")
+    check_writable(out, what="figure")
 
     if kind == "nomenclature":
         fig = plots.plot_nomenclature()
@@ -188,20 +161,32 @@ def plot(
             fig = plots.plot_confusion(exp["confusion_matrix"], exp["name"], miou=exp.get("miou"))
     else:
         ds = open_dataset(data, config, split)
-        if kind == "samples":
-            fig = plots.plot_samples(ds, n=n or 2, seed=seed)
-        elif kind == "time-series":
-            fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
-        elif kind == "class-patches":
-            fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
-        elif kind == "all-patches":
-            fig = plots.plot_all_patches(ds, max_patches=max_patches)
-        elif kind == "class-distribution":
-            fig = plots.plot_class_distribution(class_distribution(ds, reduced=True))
-        elif kind == "channel-by-class":
-            fig = plots.plot_channel_by_class(_pixel_table(ds, _is_s2(channel)), channel)
-        else:
-            table = _pixel_table(ds, _is_s2(channel1) or _is_s2(channel2))
-            fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+        with Progress() as progress:
+            # long on a whole release: reading patches is shown as it goes
+            if kind in ("class-distribution", "channel-by-class", "normalization-scatter"):
+                advance = progress.stage(f"reading the {split} split", len(ds))
+            else:
+                advance = progress.stage(f"drawing {kind}", 1)
+            if kind == "samples":
+                fig = plots.plot_samples(ds, n=n or 2, seed=seed)
+            elif kind == "time-series":
+                fig = plots.plot_time_series(ds, n_areas=n or 3, seed=seed)
+            elif kind == "class-patches":
+                fig = plots.plot_class_patches(ds, semantic_class, max_patches=max_patches)
+            elif kind == "all-patches":
+                fig = plots.plot_all_patches(ds, max_patches=max_patches)
+            elif kind == "class-distribution":
+                counts = class_distribution(ds, reduced=True, on_patch=lambda _i: advance())
+                fig = plots.plot_class_distribution(counts)
+            elif kind == "channel-by-class":
+                table = sample_table(ds, satellite=plots.needs_sentinel(channel), advance=advance)
+                fig = plots.plot_channel_by_class(table, channel)
+            else:
+                table = sample_table(
+                    ds, satellite=plots.needs_sentinel(channel1, channel2), advance=advance
+                )
+                fig = plots.plot_normalization_scatter(table, channel1, channel2, seed=seed)
+            if kind in ("samples", "time-series", "class-patches", "all-patches"):
+                advance()
     plots.save_figure(fig, out, dpi=dpi)
     click.echo(f"wrote {out}")

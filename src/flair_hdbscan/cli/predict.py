@@ -19,7 +19,8 @@ from flair_hdbscan.cli.options import (
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.executors import make_executor
 from flair_hdbscan.modelfile import load_model
-from flair_hdbscan.predict import predict_folder
+from flair_hdbscan.outdir import preflight
+from flair_hdbscan.predict import maps_bytes, predict_folder
 from flair_hdbscan.progress import Progress
 from flair_hdbscan.study import check_against_data
 from flair_hdbscan.tables import make_console
@@ -39,6 +40,14 @@ from flair_hdbscan.tables import make_console
     help="Model file written by `flair-hdbscan fit`.",
 )
 @experiment_option
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=PathType(path_type=Path, dir_okay=False),
+    default=None,
+    help="mapping.json written by `flair-hdbscan label`: clusters named on the labelling "
+    "page (unnamed clusters take the nearest named cluster's class).",
+)
 @study_options
 @click.option(
     "--out",
@@ -66,6 +75,7 @@ def predict(
     split: str,
     model_path: Path | None,
     experiment: str | None,
+    mapping_path: Path | None,
     out: Path,
     overwrite: bool,
     clusters: bool,
@@ -76,7 +86,8 @@ def predict(
 ) -> None:
     """Predict every patch of a split and write FLAIR-named GeoTIFF class maps.
 
-    Give a model file (--model) or an experiment to fit first on the training split
+    Give a model file (--model), a labelling page's mapping (--mapping), or an experiment to
+    fit first on the training split
     exactly as `run` does (--experiment, with the study options, --seed included). One
     task per patch, on a local Dask cluster of --workers processes or on --scheduler; the
     model is sent to each worker once. Maps are uint8 classes 0..12 on the aerial patch's
@@ -84,10 +95,10 @@ def predict(
     its final name: a re-run resumes. Score them with
     `flair-hdbscan evaluate --truth <labels> --pred OUT`.
     """
-    if (model_path is None) == (experiment is None):
-        raise OptionError("give either --model FILE or --experiment NAME (exactly one)")
+    if sum(x is not None for x in (model_path, experiment, mapping_path)) != 1:
+        raise OptionError("give exactly one of --model FILE, --mapping FILE or --experiment NAME")
     console = make_console()
-    if model_path is not None:
+    if model_path is not None or mapping_path is not None:
         given = [
             "--" + name.replace("_", "-")
             for name in study_option_names()
@@ -96,18 +107,25 @@ def predict(
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             raise OptionError(
-                f"{', '.join(given)} only {verb} with --experiment: the model file fixes the "
-                f"options it was fitted with"
+                f"{', '.join(given)} only {verb} with --experiment: the model file or "
+                f"mapping fixes the options it was fitted with"
             )
 
     ds = open_dataset(data, config, split)
     model = load_model(model_path) if model_path is not None else None
+    summary_line = None
+    if mapping_path is not None:  # a labelling page's mapping (flair-hdbscan label)
+        from flair_hdbscan.label.predictor import describe_mapping, load_mapping_model
+
+        model = load_mapping_model(mapping_path)
+        summary_line = describe_mapping(model)
     if model is not None:
-        check_against_data(ds, [model.experiment], model.options)
+        check_against_data(ds, model.options, satellite=model.experiment.features.use_satellite)
     with make_executor(scheduler, workers) as executor, Progress() as progress:
+        preflight(out, need_bytes=maps_bytes(len(ds), clusters))  # before minutes of fitting
         if model is None:
             model = fit_one(data, config, experiment, kwargs, executor, progress, verify_content)
-        console.print(describe(model))
+        console.print(summary_line or describe(model))
         console.print(f"predicting {len(ds)} patches of the {split} split into {out}")
         summary = predict_folder(
             ds,
@@ -119,6 +137,11 @@ def predict(
             progress=progress,
             verify_content=verify_content,
         )
+    if mapping_path is not None:
+        console.print(
+            f"{model.record.n_labels_used} labels spent on the labelling page (recorded in "
+            f"{out}/flair-hdbscan.json)"
+        )
     console.print(
         f"done {summary.done}, skipped {summary.skipped} (finished earlier), "
         f"failed {len(summary.failed)}"
@@ -126,5 +149,12 @@ def predict(
     for pid, message in summary.failed:
         console.print(f"  failed {pid}: {message}", markup=False, highlight=False, soft_wrap=True)
     if summary.failed:
-        console.print("run the same command again to retry the failed patches")
+        ids = ", ".join(pid for pid, _ in summary.failed[:5])
+        more = f" and {len(summary.failed) - 5} more" if len(summary.failed) > 5 else ""
+        click.echo(
+            f"Error: {len(summary.failed)} of {len(ds)} patches failed ({ids}{more}; listed "
+            "above): run the same command again to retry them; once their files are "
+            "replaced, add --overwrite (the data changed)",
+            err=True,
+        )
         ctx.exit(1)

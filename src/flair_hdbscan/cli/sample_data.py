@@ -8,10 +8,27 @@ import click
 
 from flair_hdbscan.cli.options import PathType
 from flair_hdbscan.errors import OptionError
+from flair_hdbscan.geotiff import native_messages_silenced
 from flair_hdbscan.layout import RELEASE_DIRS
 from flair_hdbscan.outdir import check_writable
-from flair_hdbscan.sample_data import generate_sample
-from flair_hdbscan.sample_data.plan import check_args
+from flair_hdbscan.sample_data import DEFAULT_SEED, generate_sample
+from flair_hdbscan.sample_data.plan import check_args, plan_zones
+
+#: Upper bound of one patch's files: 5-band aerial and mask, uncompressed.
+_PATCH_BYTES = 6 * 512 * 512
+
+
+def sample_bytes(n_patches: int, n_test_patches: int, seed: int) -> int:
+    """Upper bound of the size of a sample: its Sentinel-2 areas and its patches, uncompressed.
+
+    The plan (areas, dates) is drawn before any pixel, so the bound is known in a second.
+    """
+    # data.npy: (T, 10, H, W) uint16; masks.npy: (T, 2, H, W) uint8
+    areas = sum(
+        p.n_dates * p.height * p.width * (10 * 2 + 2)
+        for p in plan_zones(n_patches, n_test_patches, seed)
+    )
+    return areas + (n_patches + n_test_patches) * _PATCH_BYTES
 
 
 @click.command("sample-data")
@@ -29,9 +46,9 @@ from flair_hdbscan.sample_data.plan import check_args
 @click.option(
     "--seed",
     type=int,
-    default=6,
+    default=DEFAULT_SEED,
     show_default=True,
-    help="Random seed (6 gives the embedded default sample).",
+    help=f"Random seed ({DEFAULT_SEED} gives the embedded default sample).",
 )
 @click.option(
     "--layout",
@@ -60,17 +77,17 @@ def sample_data(
             f"output folder {out} exists and is not empty: choose another OUT or add "
             f"--overwrite to replace it"
         )
-    # about 1.9 MB a patch: 5-band aerial, mask, and a share of its Sentinel-2 area
-    need = (n_patches + n_test) * 2_000_000
+    need = sample_bytes(n_patches, n_test, seed)
     check_writable(out if out.exists() else out.parent, need_bytes=need, what="sample dataset")
-    root = generate_sample(
-        out,
-        n_patches=n_patches,
-        n_test_patches=n_test_patches,
-        seed=seed,
-        layout=layout_name,
-        progress=True,
-    )
+    with native_messages_silenced():  # a failed write is raised and reported in one line
+        root = generate_sample(
+            out,
+            n_patches=n_patches,
+            n_test_patches=n_test_patches,
+            seed=seed,
+            layout=layout_name,
+            progress=True,
+        )
     domains = {
         split: sorted(p.name for p in (root / d).iterdir())
         for split, d in (

@@ -31,8 +31,11 @@ from flair_hdbscan.plots._colour import (
 )
 from flair_hdbscan.plots._figure import save_figure
 from flair_hdbscan.plots.exploration import (
+    PIXEL_COLUMNS,
     SEED_CHANNELS,
     class_shares,
+    display_values,
+    needs_sentinel,
     normalize_spectra,
     plot_channel_by_class,
     plot_class_distribution,
@@ -45,6 +48,7 @@ from flair_hdbscan.plots.imagery import (
     plot_class_patches,
     plot_samples,
     plot_time_series,
+    share_label,
 )
 from flair_hdbscan.plots.nomenclature import plot_nomenclature
 from flair_hdbscan.plots.results import (
@@ -58,11 +62,14 @@ from flair_hdbscan.plots.results import (
 
 __all__ = [
     "FEATURE_OPTIONS",
+    "PIXEL_COLUMNS",
     "SEED_CHANNELS",
     "aerial_rgb",
     "class_shares",
     "cloud_cover",
     "colourize",
+    "display_values",
+    "needs_sentinel",
     "normalize_spectra",
     "plot_all_patches",
     "plot_channel_by_class",
@@ -80,6 +87,7 @@ __all__ = [
     "row_normalize",
     "save_figure",
     "sentinel_rgb",
+    "share_label",
     "stretch",
     "stretch_limits",
 ]

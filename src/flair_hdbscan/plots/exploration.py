@@ -1,10 +1,15 @@
 """Figures exploring the pixels: class distribution, a channel by class, normalisation.
 
 Plotting functions take a pixel count per class or a pixel feature table (``DataFrame``, one
-row per pixel, feature columns and ``label`` 0..12) and return the matplotlib
-:class:`~matplotlib.figure.Figure`. The numbers behind them (:func:`class_shares`,
-:func:`resolve_channel`, :func:`normalize_spectra`) are pure helpers kept apart from the
-drawing.
+row per pixel, feature columns and ``label`` 0..12, as
+:func:`~flair_hdbscan.training.sample_table` reads it) and
+return the matplotlib :class:`~matplotlib.figure.Figure`. The numbers behind them
+(:func:`class_shares`, :func:`resolve_channel`, :func:`normalize_spectra`,
+:func:`display_values`) are helpers kept apart from the drawing.
+
+Table columns hold the study's features (:mod:`flair_hdbscan.features`): aerial values / 255,
+elevation included as stored, Sentinel-2 reflectance / 10000. Figures show elevation in
+metres (stored value / 5); the other columns keep their feature scale, named on the axis.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from flair_hdbscan import features
 from flair_hdbscan.errors import OptionError
+from flair_hdbscan.features import AERIAL_COLUMNS, S2_COLUMNS
 from flair_hdbscan.nomenclature import N_CLASSES, REDUCED_COLOURS, REDUCED_NAMES
 from flair_hdbscan.plots._figure import _panel, _pyplot
 
@@ -23,9 +30,13 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+
 __all__ = [
+    "PIXEL_COLUMNS",
     "SEED_CHANNELS",
     "class_shares",
+    "display_values",
+    "needs_sentinel",
     "normalize_spectra",
     "plot_channel_by_class",
     "plot_class_distribution",
@@ -54,6 +65,10 @@ SEED_CHANNELS: dict[int, str] = {
     14: "s2_b12",
     15: "elevation",
 }
+
+#: Every channel a pixel table can hold, in table order: the aerial bands (red, green, blue,
+#: nir, elevation), then Sentinel-2 B02 … B12.
+PIXEL_COLUMNS: tuple[str, ...] = AERIAL_COLUMNS + S2_COLUMNS
 
 #: Columns of a pixel table that are spectra (Sentinel-2 columns, ``s2_*``, also count).
 _AERIAL_SPECTRAL = ("red", "green", "blue", "nir")
@@ -116,6 +131,45 @@ def resolve_channel(channel: int | str, columns: Sequence[str]) -> str:
     return name
 
 
+def needs_sentinel(*channels: int | str) -> bool:
+    """Whether any of ``channels`` is a Sentinel-2 band.
+
+    Args:
+        *channels: channel names or seed numbers, as :func:`resolve_channel` takes them.
+
+    Returns:
+        True when one of them resolves to an ``s2_*`` column.
+
+    Raises:
+        OptionError: if a channel is not one of :data:`PIXEL_COLUMNS` (by name or number).
+    """
+    return any(resolve_channel(c, PIXEL_COLUMNS).startswith("s2_") for c in channels)
+
+
+def display_values(column: str, values: np.ndarray) -> tuple[np.ndarray, str]:
+    """A pixel-table column in the units a figure shows, and its axis label.
+
+    Args:
+        column: column name of a :func:`~flair_hdbscan.training.sample_table`.
+        values: ``(n,)`` values of that column (feature scale).
+
+    Returns:
+        ``(shown, label)``: elevation in metres (feature × 255 / 5, i.e. stored value / 5),
+        labelled ``"elevation (m)"``; aerial bands unchanged, labelled as value / 255;
+        Sentinel-2 bands unchanged, labelled as reflectance; other columns unchanged.
+    """
+    from flair_hdbscan.features import AERIAL_SCALE
+
+    values = np.asarray(values)
+    if column == "elevation":
+        return values / AERIAL_SCALE / 5.0, "elevation (m)"
+    if column in _AERIAL_SPECTRAL:
+        return values, f"{column} (value / 255)"
+    if column.startswith("s2_"):
+        return values, f"{column} (reflectance)"
+    return values, column
+
+
 def _spectral_columns(columns: Sequence[str]) -> list[str]:
     """The spectral columns among ``columns`` (aerial bands and ``s2_*``), in their order."""
     return [c for c in columns if c in _AERIAL_SPECTRAL or c.startswith("s2_")]
@@ -140,10 +194,8 @@ def normalize_spectra(table: pd.DataFrame) -> pd.DataFrame:
         raise OptionError(
             f"no spectral column in the pixel table (columns: {', '.join(table.columns)})"
         )
-    values = table[spectral].to_numpy(dtype=np.float64)
-    norm = np.linalg.norm(values, axis=1, keepdims=True)
-    scaled = np.zeros_like(values)
-    np.divide(values, norm, out=scaled, where=norm > 0)
+    values = table[spectral].to_numpy(dtype=np.float32)
+    scaled, _ = features.normalize_spectra(values, np.ones(len(spectral), dtype=bool))
     out = table.copy()
     out[spectral] = scaled
     return out
@@ -189,15 +241,18 @@ def plot_channel_by_class(
 
     Boxes span the first to third quartile with the median as a line; whiskers reach the
     farthest value within 1.5 × IQR; values beyond are drawn as fliers (the seed's Part 3).
+    Values are shown as :func:`display_values` gives them (elevation in metres).
 
     Args:
         table: pixel table with feature columns (``red``, ``green``, ``blue``, ``nir``,
-            ``elevation``, ``s2_b02`` … ``s2_b12``, ``intensity``) and ``label`` (0..12).
+            ``elevation``, ``s2_b02`` … ``s2_b12``, ``intensity``) and ``label`` (0..12),
+            as :func:`~flair_hdbscan.training.sample_table` reads it.
         channel: column name, or the seed's channel number (:data:`SEED_CHANNELS`).
         ax: axes to draw into (default: a new figure).
 
     Returns:
-        The figure, one box per class present in ``table`` in its FLAIR colour.
+        The figure, one box per class present in ``table`` in its FLAIR colour, the y axis
+        labelled with the unit.
 
     Raises:
         OptionError: on an unknown channel (the message lists the choices), or when the
@@ -208,7 +263,7 @@ def plot_channel_by_class(
         raise OptionError("the pixel table needs rows and a 'label' column (classes 0..12)")
     labels = table["label"].to_numpy()
     present = [k for k in range(N_CLASSES) if np.any(labels == k)]
-    values = table[column].to_numpy()
+    values, unit = display_values(column, table[column].to_numpy())
     fig, ax = _panel(ax, (9, 4.5))
     boxes = ax.boxplot(
         [values[labels == k] for k in present],
@@ -222,7 +277,7 @@ def plot_channel_by_class(
     ax.set_xticks(
         np.arange(1, len(present) + 1), [REDUCED_NAMES[k] for k in present], rotation=45, ha="right"
     )
-    ax.set_ylabel(column)
+    ax.set_ylabel(unit)
     ax.set_title(f"{column} by class")
     return fig
 
@@ -238,6 +293,7 @@ def plot_normalization_scatter(
 
     The normalised panel divides each spectral value by the Euclidean norm of the spectral
     columns present (:func:`normalize_spectra`; elevation is not spectral and stays as is).
+    Axes show :func:`display_values` (elevation in metres) and name their unit.
 
     Args:
         table: pixel table as for :func:`plot_channel_by_class`.
@@ -268,23 +324,29 @@ def plot_normalization_scatter(
     present = [k for k in range(N_CLASSES) if np.any(labels == k)]
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+    spectral = _spectral_columns(columns)
     for ax, frame, title in (
         (axes[0], table, "raw"),
         (axes[1], normalised, "normalised (spectrum / its Euclidean norm)"),
     ):
+        xs, x_label = display_values(x_col, frame[x_col].to_numpy())
+        ys, y_label = display_values(y_col, frame[y_col].to_numpy())
+        if frame is normalised:
+            x_label = f"{x_col} (normalised)" if x_col in spectral else x_label
+            y_label = f"{y_col} (normalised)" if y_col in spectral else y_label
         for k in present:
             sel = labels == k
             ax.scatter(
-                frame[x_col].to_numpy()[sel],
-                frame[y_col].to_numpy()[sel],
+                xs[sel],
+                ys[sel],
                 s=3,
                 alpha=0.5,
                 color=REDUCED_COLOURS[k],
                 label=REDUCED_NAMES[k],
                 rasterized=True,
             )
-        ax.set_xlabel(x_col)
-        ax.set_ylabel(y_col)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
         ax.set_title(title)
     handles, names = axes[0].get_legend_handles_labels()
     legend = fig.legend(handles, names, loc="outside right center", markerscale=4, frameon=False)

@@ -26,7 +26,7 @@ from flair_hdbscan.plots._colour import (
     stretch,
     stretch_limits,
 )
-from flair_hdbscan.plots._figure import _grid, _patch_grid
+from flair_hdbscan.plots._figure import _grid, _legend_handles, _patch_grid
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,6 +41,7 @@ __all__ = [
     "plot_class_patches",
     "plot_samples",
     "plot_time_series",
+    "share_label",
 ]
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,46 @@ def _class_info(semantic_class: int) -> ClassInfo:
     )
 
 
+def share_label(n_pixels: int, total: int) -> str:
+    """A class's share of a patch, never rounded to zero when present.
+
+    Args:
+        n_pixels: pixels of the class.
+        total: pixels of the patch.
+
+    Returns:
+        ``"37 %"``, ``"2.4 %"``, ``"0.05 %"`` or ``"<0.01 %"``: two significant digits below
+        10 %, whole percents above; ``"0 %"`` only when ``n_pixels`` is 0.
+
+    Raises:
+        ValueError: if ``total`` < 1 or ``n_pixels`` is not in ``0..total``.
+    """
+    if total < 1 or not 0 <= n_pixels <= total:
+        raise ValueError(f"cannot share {n_pixels} pixels of {total}")
+    percent = 100.0 * n_pixels / total
+    if n_pixels == 0:
+        return "0 %"
+    if percent < 0.01:
+        return "<0.01 %"
+    if percent >= 10:
+        return f"{percent:.0f} %"
+    return f"{percent:.2g} %"
+
+
+def _mask_legend(fig: Figure, values: set[int], title: str = "mask classes") -> None:
+    """A figure legend with one entry per full-nomenclature class in ``values``, right side."""
+    handles = _legend_handles(False, sorted(values))
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="outside right upper",
+            title=title,
+            fontsize=8,
+            title_fontsize=9,
+            frameon=False,
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Drawing
 # --------------------------------------------------------------------------------------------
@@ -156,9 +197,10 @@ def plot_samples(
     mask over RGB; the Sentinel-2 super area (B04, B03, B02, contrast-stretched) of the
     clearest date of the super patch, with the super patch as a rectangle; the super patch
     with the aerial footprint as a rectangle (10.24 Sentinel pixels wide, centred on
-    ``size/2``), pixels padded outside the super area washed out; the Sentinel-2 pixels
-    under the footprint. Sentinel panels are drawn in the
-    crop's continuous coordinates (pixel ``k`` spans ``[k, k + 1)``).
+    ``size // 2``, see :func:`flair_hdbscan.sentinel.footprint`), pixels padded outside the
+    super area washed out; the Sentinel-2 pixels under the footprint. Sentinel panels are
+    drawn in the crop's continuous coordinates (pixel ``k`` spans ``[k, k + 1)``). A legend
+    names the classes of the drawn masks.
 
     Args:
         ds: the dataset.
@@ -168,7 +210,7 @@ def plot_samples(
         size: side of the super patch in Sentinel pixels.
 
     Returns:
-        Figure with ``6 × len(indices)`` axes.
+        Figure with ``6 × len(indices)`` axes and a legend of the classes in their masks.
 
     Raises:
         OptionError: if the dataset is empty, an index is out of range or ``size`` < 1.
@@ -183,10 +225,13 @@ def plot_samples(
     chosen = _pick_indices(len(ds), indices, n, seed)
     fig, axes = _grid(len(chosen), 6, cell=2.8)
     row0, col0, row1, col1 = footprint(size)
+    in_masks: set[int] = set()
     for r, index in enumerate(chosen):
         patch = ds.patches[index]
         rgb = aerial_rgb(ds.read_image(index))
-        mask_rgb = colourize(ds.read_mask(index))
+        mask = ds.read_mask(index)
+        in_masks.update(int(v) for v in np.unique(mask))
+        mask_rgb = colourize(mask)
         super_patch = ds.read_sentinel(index, size=size)
         t = _clearest_date(super_patch.masks)
         area_rgb = sentinel_rgb(np.load(patch.sen_data, mmap_mode="r")[t])
@@ -236,6 +281,7 @@ def plot_samples(
         ax.set_xlim(col0, col1)
         ax.set_ylim(row1, row0)
         ax.set_title(f"patch ({col1 - col0:.2f} px)", fontsize=9)
+    _mask_legend(fig, in_masks)
     return fig
 
 
@@ -317,30 +363,42 @@ def plot_time_series(
 
 
 def plot_class_patches(
-    ds: FlairDataset, semantic_class: int = 1, max_patches: int | None = None
+    ds: FlairDataset,
+    semantic_class: int = 1,
+    max_patches: int | None = None,
+    min_pixels: int = 1,
 ) -> Figure:
     """Every patch holding a class of the full nomenclature, the class highlighted over RGB.
+
+    A patch is listed when its mask holds at least ``min_pixels`` pixels of the class (one,
+    as the reference notebook's ``display_all_with_semantic_class``), and titled with the
+    class's share (:func:`share_label`, never "0 %") and pixel count.
 
     Args:
         ds: the dataset.
         semantic_class: full-nomenclature value 1..19 (1 building, 5 water, ...).
         max_patches: stop after this many matching patches (default: all).
+        min_pixels: least number of pixels of the class for a patch to be listed.
 
     Returns:
-        Figure with one panel per matching patch (titled with the patch id and the class's
-        share of it), or a single panel with a note when no patch holds the class.
+        Figure with one panel per matching patch and a legend entry for the class, or a
+        single panel with a note when no patch holds the class.
 
     Raises:
-        OptionError: if ``semantic_class`` is not 1..19 or ``max_patches`` < 1.
+        OptionError: if ``semantic_class`` is not 1..19, ``max_patches`` < 1 or
+            ``min_pixels`` < 1.
     """
     info = _class_info(int(semantic_class))
     if max_patches is not None and max_patches < 1:
         raise OptionError(f"max_patches must be at least 1, got {max_patches}")
-    found: list[tuple[int, float]] = []
+    if min_pixels < 1:
+        raise OptionError(f"min_pixels must be at least 1, got {min_pixels}")
+    found: list[tuple[int, int, int]] = []
     for index in range(len(ds)):
-        share = float(np.mean(ds.read_mask(index) == info.value))
-        if share > 0:
-            found.append((index, share))
+        mask = ds.read_mask(index)
+        count = int(np.count_nonzero(mask == info.value))
+        if count >= min_pixels:
+            found.append((index, count, mask.size))
             if max_patches is not None and len(found) >= max_patches:
                 break
     logger.info("%d patches hold class %d (%s)", len(found), info.value, info.name)
@@ -356,11 +414,16 @@ def plot_class_patches(
             va="center",
             transform=ax.transAxes,
         )
-    for ax, (index, share) in zip(axes.flat, found, strict=False):
+    for ax, (index, count, total) in zip(axes.flat, found, strict=False):
         rgb = aerial_rgb(ds.read_image(index))
         where = ds.read_mask(index) == info.value
         ax.imshow(_highlight(rgb, where, info.colour))
-        ax.set_title(f"IMG_{ds.patches[index].patch_id} ({share:.0%})", fontsize=9)
+        ax.set_title(
+            f"IMG_{ds.patches[index].patch_id}: {share_label(count, total)} ({count:,} px)",
+            fontsize=9,
+        )
+    if found:
+        _mask_legend(fig, {info.value}, title="highlighted")
     fig.suptitle(f"Patches with class {info.value} ({info.name})\nhighlighted in its colour")
     return fig
 
@@ -373,7 +436,8 @@ def plot_all_patches(ds: FlairDataset, max_patches: int | None = None) -> Figure
         max_patches: draw only the first ``max_patches`` patches (default: all).
 
     Returns:
-        Figure with two panels per patch: RGB titled with the patch id, then its mask.
+        Figure with two panels per patch: RGB titled with the patch id, then its mask; a
+        legend names the classes of the drawn masks.
 
     Raises:
         OptionError: if the dataset is empty or ``max_patches`` < 1.
@@ -386,12 +450,16 @@ def plot_all_patches(ds: FlairDataset, max_patches: int | None = None) -> Figure
     n_rows = math.ceil(count / pairs_per_row)
     fig, axes = _grid(n_rows, 2 * min(pairs_per_row, count), cell=2.2)
     flat = axes.reshape(-1, 2)
+    in_masks: set[int] = set()
     for (ax_img, ax_msk), index in zip(flat, range(count), strict=False):
         ax_img.imshow(aerial_rgb(ds.read_image(index)))
         ax_img.set_title(f"IMG_{ds.patches[index].patch_id}", fontsize=8)
-        ax_msk.imshow(colourize(ds.read_mask(index)), interpolation="nearest")
+        mask = ds.read_mask(index)
+        in_masks.update(int(v) for v in np.unique(mask))
+        ax_msk.imshow(colourize(mask), interpolation="nearest")
         ax_msk.set_title(f"MSK_{ds.patches[index].patch_id}", fontsize=8)
     for ax_img, ax_msk in flat[count:]:
         ax_img.set_axis_off()
         ax_msk.set_axis_off()
+    _mask_legend(fig, in_masks)
     return fig

@@ -22,9 +22,11 @@ from markupsafe import Markup
 from flair_hdbscan import plots
 from flair_hdbscan.atomic import write_text
 from flair_hdbscan.nomenclature import N_CLASSES, REDUCED_COLOURS, REDUCED_NAMES
+from flair_hdbscan.plots.budget import plot_budget
 from flair_hdbscan.report.content import (
     PUBLISHED_REFERENCES,
     QUESTION,
+    budget_section,
     class_counts,
     dataset_facts,
     headline,
@@ -104,6 +106,10 @@ def write_figures(
     if len(ds) > 0:
         save("samples", plots.plot_samples(ds, n=min(2, len(ds)), seed=seed), "samples.png")
     save("results", plots.plot_results(results), "results.png")
+    if "budget" in results:
+        budget = results["budget"]
+        fig = plot_budget(budget["summary"], chance=budget.get("chance_miou"))
+        save("budget", fig, "budget.png")
     for key, fig in (extra or {}).items():
         save(key, fig, f"{key}.png")
     for e in result.experiments:
@@ -151,7 +157,6 @@ def render_report(
     summary: Mapping[str, Any],
     figures: Mapping[str, Path],
     *,
-    budget: Mapping[str, Any] | None = None,
     generated: str | None = None,
 ) -> str:
     """The report page as a string.
@@ -160,7 +165,6 @@ def render_report(
         result: the run.
         summary: :func:`~flair_hdbscan.summary.split_summary` of the scored split.
         figures: PNG paths by key, as :func:`write_figures` returns them.
-        budget: the label-budget section (verdict sentences, table), or None.
         generated: a description of the synthetic sample the run read, or None for real
             data: the page then says in its first lines that it is not FLAIR #2.
 
@@ -169,6 +173,7 @@ def render_report(
     """
     results = result.to_dict()
     run = result.run
+    budget = budget_section(results["budget"]) if "budget" in results else None
     counts = class_counts(results)
     total = int(counts.sum())
     shares = counts / total if total else np.zeros(N_CLASSES)

@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from flair_hdbscan.budget.results import budget_sort_key
 from flair_hdbscan.results import experiment_rows
 
 __all__ = [
     "PUBLISHED_REFERENCES",
     "QUESTION",
+    "budget_section",
     "class_counts",
     "dataset_facts",
     "headline",
@@ -102,3 +104,45 @@ def dataset_facts(summary: Mapping[str, Any], run: Mapping[str, Any]) -> list[tu
         ("training data digest", str(dataset.get("train", {}).get("digest", ""))[:16]),
         ("scoring data digest", str(dataset.get("score", {}).get("digest", ""))[:16]),
     ]  # fmt: skip
+
+
+def budget_section(budget: Mapping[str, Any]) -> dict[str, Any]:
+    """What the report's opening section says about the label-budget study.
+
+    Args:
+        budget: ``results.json["budget"]``.
+
+    Returns:
+        ``{"verdict": [sentences], "budgets": [column headers], "table": [{"method",
+        "setting", "cells"}], "train_split", "score_split", "protocol", "n_seeds", "note"}``;
+        each cell reads ``mean ± std (labels read)``.
+    """
+    summary = budget["summary"]
+    budgets = sorted({e["budget"] for e in summary}, key=budget_sort_key)
+    lines: dict[tuple[str, str], dict[Any, Mapping[str, Any]]] = {}
+    for e in summary:
+        lines.setdefault((e["method"], e["setting"]), {})[e["budget"]] = e
+    table = []
+    for (method, setting), cells in lines.items():
+        row = []
+        for b in budgets:
+            e = cells.get(b)
+            if e is None or e["miou_mean"] is None:
+                row.append("")
+                continue
+            spread = "" if e["miou_std"] is None else f" ± {e['miou_std']:.3f}"
+            row.append(f"{e['miou_mean']:.3f}{spread} ({e['labels_used_mean']:,.0f})")
+        table.append({"method": "ORACLE" if method == "oracle" else method, "setting": setting,
+                      "cells": row})  # fmt: skip
+    chance = budget.get("chance_miou")
+    note = "" if chance is None else f"A prevalence-matched random map scores {chance:.3f}."
+    return {
+        "verdict": list(budget["verdict"]["sentences"]),
+        "budgets": [str(b) for b in budgets],
+        "table": table,
+        "train_split": budget["train_split"],
+        "score_split": budget["score_split"],
+        "protocol": budget.get("protocol", ""),
+        "n_seeds": budget["n_seeds"],
+        "note": note,
+    }

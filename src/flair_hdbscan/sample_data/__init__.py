@@ -30,11 +30,13 @@ import numpy as np
 
 from flair_hdbscan import layout as flair_layout
 from flair_hdbscan.atomic import atomic_dir
+from flair_hdbscan.errors import OptionError
 from flair_hdbscan.progress import Progress
-from flair_hdbscan.sample_data.landcover import build_world, ensure_coverage
+from flair_hdbscan.sample_data.geometry import HALF, PATCH, RES, SEN_RES
+from flair_hdbscan.sample_data.landcover import World, build_world, classify, ensure_coverage
 from flair_hdbscan.sample_data.objects import ensure_building, place_objects
 from flair_hdbscan.sample_data.plan import MAX_PATCHES as MAX_PATCHES
-from flair_hdbscan.sample_data.plan import check_args, plan_zones
+from flair_hdbscan.sample_data.plan import ZonePlan, check_args, plan_zones
 from flair_hdbscan.sample_data.writer import root_name, write_shared_files, write_zone
 
 __all__ = [
@@ -44,18 +46,21 @@ __all__ = [
     "cache_dir",
     "default_sample_root",
     "generate_sample",
+    "mask_counts",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Version of the generator; part of the default sample's cache folder name.
-GENERATOR_VERSION: int = 2
+GENERATOR_VERSION: int = 3
 #: Train patches of the embedded default sample.
 DEFAULT_PATCHES: int = 16
-#: Seed of the embedded default sample: among seeds 0–11, the 16-patch sample whose pixel
-#: class distribution is closest to FLAIR #2's training prevalence (largest gap 1.4 points,
-#: summed gaps 8.9 points; seed 0 was 8.8 and 28.4), so that the default stands for FLAIR.
-DEFAULT_SEED: int = 6
+#: Seed of the embedded default sample, by one rule applied before any result is seen: among
+#: seeds 0–11, the 16-patch sample whose pixel class distribution is closest to FLAIR #2's
+#: training prevalence. With generator version 3 (the release's geometry) that is seed 1
+#: (largest gap 2.5 points, summed gaps 11.3 over the 12 classes and the rest; seed 6, the
+#: choice of version 2, is 8.2 and 34.2 off). :func:`mask_counts` compares seeds in seconds.
+DEFAULT_SEED: int = 1
 
 
 def cache_dir() -> Path:
@@ -89,6 +94,63 @@ def default_sample_root(*, progress: bool = False) -> Path:
         generate_sample(root, n_patches=DEFAULT_PATCHES, seed=DEFAULT_SEED, progress=progress)
         log.info("generated the default sample dataset in %s", root)
     return root
+
+
+def _split_worlds(plans: list[ZonePlan], split: str, seed: int) -> list[World]:
+    """Land cover of every zone of one split, objects placed: all that decides its masks."""
+    s_index = flair_layout.SPLITS.index(split)
+    worlds = [build_world(p, seed) for p in plans if p.split == split]
+    ensure_coverage(worlds, np.random.default_rng([seed, 7, s_index]))
+    for world in worlds:
+        place_objects(world)
+    ensure_building(worlds)
+    return worlds
+
+
+def mask_counts(
+    n_patches: int = DEFAULT_PATCHES,
+    *,
+    n_test_patches: int | None = None,
+    seed: int = DEFAULT_SEED,
+    split: str = "train",
+    step: int = 1,
+) -> np.ndarray:
+    """Pixel count of each mask value that :func:`generate_sample` writes, without writing.
+
+    The masks depend only on the land cover, not on the pixel noise nor on Sentinel-2, so
+    they are computed here without rendering images: with ``step`` 1 the counts equal those
+    of the written ``MSK_*.tif`` exactly; a larger ``step`` samples every ``step``-th pixel
+    along each axis (the cheap way to compare seeds, e.g. to choose :data:`DEFAULT_SEED`).
+
+    Args:
+        n_patches: train patches, as for :func:`generate_sample`.
+        n_test_patches: test patches, as for :func:`generate_sample`.
+        seed: seed, as for :func:`generate_sample`.
+        split: ``"train"`` or ``"test"``.
+        step: keep every ``step``-th pixel along each axis, starting at 0 (1..512).
+
+    Returns:
+        ``(20,)`` int64 counts of mask values 0..19, summed over the split's patches.
+
+    Raises:
+        OptionError: when a count is out of range, the split is unknown or ``step`` is not
+            in 1..512.
+    """
+    if n_test_patches is None:
+        n_test_patches = max(2, n_patches // 4)
+    check_args(n_patches, n_test_patches, seed, "full")
+    if split not in flair_layout.SPLITS:
+        raise OptionError(f"split={split!r} is unknown: use one of {list(flair_layout.SPLITS)}")
+    if not isinstance(step, int | np.integer) or not 1 <= step <= PATCH:
+        raise OptionError(f"step={step!r} is out of range: give an integer from 1 to {PATCH}")
+    counts = np.zeros(20, dtype=np.int64)
+    offs = (np.arange(0, PATCH, step) + 0.5) * RES - HALF
+    for world in _split_worlds(plan_zones(n_patches, n_test_patches, seed), split, seed):
+        for row, col in world.plan.centroids:
+            vv, uu = np.meshgrid(row * SEN_RES + offs, col * SEN_RES + offs, indexing="ij")
+            value = classify(world, uu.ravel(), vv.ravel())["value"]
+            counts += np.bincount(value, minlength=20)[:20]
+    return counts
 
 
 def generate_sample(
@@ -135,16 +197,17 @@ def generate_sample(
         centroids: dict[str, list[int]] = {}
         metadata: dict[str, dict[str, object]] = {}
         advance = bar.stage("writing the sample dataset", n_patches + n_test_patches)
-        for s_index, split in enumerate(flair_layout.SPLITS):
-            split_plans = [p for p in plans if p.split == split]
-            worlds = [build_world(p, seed) for p in split_plans]
-            ensure_coverage(worlds, np.random.default_rng([seed, 7, s_index]))
-            for world in worlds:
-                place_objects(world)
-            ensure_building(worlds)
-            for world in worlds:
+        for split in flair_layout.SPLITS:
+            for world in _split_worlds(plans, split, seed):
                 write_zone(root, layout, world, centroids, metadata, advance)
-        write_shared_files(root, layout, centroids, metadata)
+        marker = {
+            "generator": "flair-hdbscan sample-data",
+            "generator_version": GENERATOR_VERSION,
+            "seed": seed,
+            "n_patches": n_patches,
+            "n_test_patches": n_test_patches,
+        }
+        write_shared_files(root, layout, centroids, metadata, marker)
     final = out / root_name(layout)
     log.info(
         "wrote a %s-layout sample (%d train, %d test patches, seed %d) to %s",

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 from flair_hdbscan.sample_data.geometry import HALF, SEN_RES
 from flair_hdbscan.sample_data.noise import Lattice
 from flair_hdbscan.sample_data.palette import BRIGHTNESS_SD, GREENNESS_AXIS, GREENNESS_SD, RGBN
-from flair_hdbscan.sample_data.plan import ZonePlan
+from flair_hdbscan.sample_data.plan import BORDER, ZonePlan
 
 # District types and their letters in zone codes (dominant, secondary district type).
 _URBAN, _AGRI, _FOREST, _NATURAL = 0, 1, 2, 3
@@ -134,10 +134,15 @@ def build_world(plan: ZonePlan, seed: int) -> World:
     # Radiometry of the zone's flight: gain per channel.
     offset += (rng.normal(0, 0.06, 4) * RGBN[cls]).astype(np.float32)
 
-    # Major roads cross the zone anywhere; streets form a grid in urban districts.
+    # Major roads cross the zone through the part its patches cover (the super area adds
+    # BORDER pixels around it, which roads cross too); streets form a grid in urban
+    # districts.
     n_roads = int(rng.integers(1, 4))
     phi = rng.uniform(0, np.pi, n_roads)
-    through = np.column_stack([rng.uniform(0, wm, n_roads), rng.uniform(0, hm, n_roads)])
+    edge = BORDER * SEN_RES
+    through = np.column_stack(
+        [rng.uniform(edge, wm - edge, n_roads), rng.uniform(edge, hm - edge, n_roads)]
+    )
     nx, ny = np.cos(phi), np.sin(phi)
     roads = np.column_stack(
         [nx, ny, nx * through[:, 0] + ny * through[:, 1], rng.uniform(2.5, 4.5, n_roads)]

@@ -12,10 +12,21 @@ import numpy as np
 
 from flair_hdbscan import layout as flair_layout
 from flair_hdbscan.errors import OptionError
-from flair_hdbscan.sample_data.geometry import HALF, SEN_RES
 
 #: Largest number of patches per split (ids must stay 6-digit and unique).
 MAX_PATCHES = 100_000
+#: Largest super patch of the reference implementation (``sat_patch_size`` "in [8, 112]").
+MAX_SAT_PATCH = 112
+#: Least distance, in Sentinel pixels, from a centroid to every super-area border. The
+#: reference crops ``row - s/2 … row + s/2`` with a plain slice (no padding), so the release
+#: keeps every centroid this far inside for any ``sat_patch_size`` up to 112.
+BORDER = MAX_SAT_PATCH // 2
+#: Range of the extent (rows, columns) of the centroids of a zone, Sentinel pixels; a super
+#: area is that extent plus ``BORDER`` on every side.
+_SPAN = (20, 60)
+#: Range of the number of dates of a super area. At least 21: the reference notebook's
+#: ``display_samples`` draws date index 20 of every super area.
+_DATES = (21, 60)
 
 # Domains, as (name, Lambert-93 x, Lambert-93 y, Sentinel-2 tile, ground altitude in m).
 # Test domains differ from train domains, as in FLAIR #2.
@@ -154,10 +165,12 @@ def plan_zones(n_train: int, n_test: int, seed: int) -> list[ZonePlan]:
             taken.add(number)
             code = codes[zone_counter % len(codes)]
             zone_counter += 1
-            height, width = (int(v) for v in rng.integers(48, 111, size=2))
-            n_dates = int(rng.integers(15, 61))
+            height, width = (
+                int(v) + 2 * BORDER for v in rng.integers(_SPAN[0], _SPAN[1] + 1, size=2)
+            )
+            n_dates = int(rng.integers(_DATES[0], _DATES[1] + 1))
             k = int(per_zone[z])
-            centroids = _centroids(rng, k, height, width, border=(z == 0))
+            centroids = _centroids(rng, k, height, width)
             dept = name.split("_")[0]
             plans.append(
                 ZonePlan(
@@ -185,20 +198,21 @@ def plan_zones(n_train: int, n_test: int, seed: int) -> list[ZonePlan]:
 
 
 def _centroids(
-    rng: np.random.Generator, k: int, height: int, width: int, *, border: bool
+    rng: np.random.Generator, k: int, height: int, width: int
 ) -> tuple[tuple[int, int], ...]:
-    """Pick ``k`` distinct, spread-out centroids whose aerial footprint lies inside H × W.
+    """Pick ``k`` distinct, spread-out centroids at least ``BORDER`` pixels inside H × W.
 
-    With ``border``, the first centroid lies within 20 pixels of the top edge, so that a
-    40-pixel super patch around it runs outside the super area.
+    Rows lie in ``BORDER … height - BORDER`` and columns in ``BORDER … width - BORDER``
+    (inclusive), so that a super patch of up to ``MAX_SAT_PATCH`` pixels, cropped as the
+    reference does, lies inside the super area, as in the release.
     """
-    lo = int(np.ceil(HALF / SEN_RES))  # 6: keeps the 10.24-pixel footprint inside
     chosen: list[tuple[int, int]] = []
-    if border:
-        chosen.append((int(rng.integers(lo, 20)), int(rng.integers(lo, width - lo + 1))))
     while len(chosen) < k:
         cand = np.column_stack(
-            [rng.integers(lo, height - lo + 1, size=24), rng.integers(lo, width - lo + 1, size=24)]
+            [
+                rng.integers(BORDER, height - BORDER + 1, size=24),
+                rng.integers(BORDER, width - BORDER + 1, size=24),
+            ]
         )
         if chosen:
             dist = np.abs(cand[:, None, :] - np.array(chosen)[None, :, :]).max(-1).min(1)

@@ -69,10 +69,15 @@ _N_EXT = 20 * N_VARIANTS  # (class value, variant) pairs, class values 0..19
 
 
 def _dates(plan: ZonePlan, rng: np.random.Generator) -> tuple[list[dt.date], list[str]]:
-    """Acquisition dates (sorted, one year) and Sentinel-2 L2A product names."""
+    """Acquisition dates (sorted, one year) and Sentinel-2 L2A product names.
+
+    Dates follow a 5-day revisit within the domain's year, never on 29 February: the
+    reference implementation rebuilds every date as month/day in its reference year (2021),
+    where that day does not exist. (The project's reader accepts it; its tests write one.)
+    """
     first = dt.date(plan.year, 1, 1) + dt.timedelta(days=int(rng.integers(0, 5)))
     calendar = [first + dt.timedelta(days=5 * i) for i in range(73)]
-    calendar = [d for d in calendar if d.year == plan.year]
+    calendar = [d for d in calendar if d.year == plan.year and (d.month, d.day) != (2, 29)]
     picks = np.sort(rng.choice(len(calendar), plan.n_dates, replace=False))
     dates = [calendar[i] for i in picks]
     baseline = _BASELINE.get(plan.year, "N0400")

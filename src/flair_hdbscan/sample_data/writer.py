@@ -117,15 +117,22 @@ def write_shared_files(
     layout_name: str,
     centroids: dict[str, list[int]],
     metadata: dict[str, dict[str, object]],
+    provenance: dict[str, object],
 ) -> None:
-    """Write the files shared by both splits: centroids JSON, aerial metadata JSON, config.
+    """Write the files shared by both splits: centroids, aerial metadata, config, marker.
 
     Args:
         root: release root.
         layout_name: ``"full"`` or ``"toy"``.
         centroids: ``IMG_<id>.tif`` → ``[row, col]`` of every patch.
         metadata: ``IMG_<id>`` → aerial metadata of every patch.
+        provenance: what generated the sample (generator version, seed, patches), written
+            to :data:`~flair_hdbscan.layout.SAMPLE_MARKER` so that a report on it can say it
+            is not FLAIR #2.
     """
+    (root / flair_layout.SAMPLE_MARKER).write_text(
+        json.dumps(provenance, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (root / flair_layout.CENTROIDS_FILE).write_text(
         json.dumps(dict(sorted(centroids.items()))) + "\n", encoding="utf-8"
     )
@@ -136,45 +143,101 @@ def write_shared_files(
 
 
 def _config_text(layout_name: str) -> str:
-    """The reference implementation's YAML config, with paths relative to its folder."""
+    """The reference implementation's ``flair-2-config.yml``, naming this sample.
+
+    Every key of the reference config is there, with the reference's values, except the
+    ``data:`` paths (this sample's folders) and ``accelerator`` (``cpu``: the sample is for
+    machines without a GPU). The reference opens its paths as given, so relative paths are
+    resolved against the working directory: they name the folders beside this file, for
+    the reference run from this folder (the project's own reader resolves them against the
+    file's folder, which gives the same paths from anywhere).
+    """
     dirs = flair_layout.RELEASE_DIRS[layout_name]
     train, test = dirs["train"], dirs["test"]
     return f"""\
-# FLAIR #2 configuration in the shape of the reference implementation's flair-2-config.yml.
-# Paths are relative to this file's folder.
+# FLAIR #2 reference implementation config (IGNF/FLAIR-2 flair-2-config.yml) for this sample.
+# Paths are relative to this folder: run the reference from here.
 data:
-    path_aerial_train: "{train["aerial"]}/"
-    path_sen_train: "{train["sen"]}/"
-    path_labels_train: "{train["labels"]}/"
+    path_aerial_train: "./{train["aerial"]}/"
+    path_sen_train: "./{train["sen"]}/"
+    path_labels_train: "./{train["labels"]}/"
 
-    path_aerial_test: "{test["aerial"]}/"
-    path_sen_test: "{test["sen"]}/"
-    path_labels_test: "{test["labels"]}/"
+    path_aerial_test: "./{test["aerial"]}/"
+    path_sen_test: "./{test["sen"]}/"
+    path_labels_test: "./{test["labels"]}/"
 
-    path_sp_centroids: "{flair_layout.CENTROIDS_FILE}"
-    path_metadata_aerial: "{flair_layout.METADATA_FILE}"
+    path_sp_centroids: "./{flair_layout.CENTROIDS_FILE}"
+    path_metadata_aerial: "./{flair_layout.METADATA_FILE}"
 
-outputs:
-    out_folder: "out/"
-    out_model_name: "flair-2-baseline"
+out_folder: "./flair2/"
+out_model_name: "flair-2-baseline"
 
-# Fusion
+#Fusion
 sat_patch_size: 40 # in [8,112] and multiple of 8
-w_unet_utae: [1, 0.0]
-drop_utae_modality: 0.0
+w_unet_utae: [1,1]
+drop_utae_modality: 0.0 # 1 = dropping U-TAE branch
 
-# Sentinel-2 time series
+# MTD and AUG
+aerial_metadata: True
+geo_enc_size: 32
+use_augmentation: True
+
+# Sentinel Time Series filtering
 filter_clouds: True
 average_month: True
 
-# Inputs
-aerial_metadata: False
-num_classes: 13
+# Weighting
+weights_aerial_satellite:
+                         building               : [1,1]
+                         pervious surface       : [1,1]
+                         impervious surface     : [1,1]
+                         bare soil              : [1,1]
+                         water                  : [1,1]
+                         coniferous             : [1,1]
+                         deciduous              : [1,1]
+                         brushwood              : [1,1]
+                         vineyard               : [1,1]
+                         herbaceous vegetation  : [1,1]
+                         agricutural land       : [1,1]
+                         plowed land            : [1,0]
+                         other                  : [0,0]
 
+# Inputs
+num_classes: 13
+num_channels_aerial: 5
+num_channels_sat: 10
 # Training
 num_epochs: 100
-batch_size: 4
+batch_size: 10
+batch_size_inference: 1
 lr: 0.001
-seed: 2022
-num_workers: 4
+
+# Computation
+num_workers: 10
+accelerator: cpu # gpu in the reference config
+gpus_per_node: 1
+num_nodes: 1
+strategy: null # ddp if multi-gpu
+
+
+# UTAE Model
+encoder_widths: [64,64,128,128] # 1st and last must be equivalent to decoder_widths
+decoder_widths: [64,64,128,128] # 1st and last must be equivalent to encoder_widths
+out_conv: [32, 13]
+str_conv_k: 4
+str_conv_s: 2
+str_conv_p: 1
+agg_mode: att_group
+encoder_norm: group
+n_head: 16
+d_model: 256
+d_k: 4
+ref_year: 2021 # defined for whole dataset
+ref_date: 05-15 # defined for whole dataset
+pad_value: 0
+padding_mode: reflect
+
+#Tracking
+enable_progress_bar: True
+progress_rate: 10
 """
