@@ -53,6 +53,7 @@ def features(root: Path, n_train: int, n_query: int) -> dict[str, tuple[np.ndarr
         ),
     }
     s = read_training_sample(train, stride=10, sentinel=sentinel, executor=LocalExecutor())
+    s = s.labelled()  # the sample holds no-data pixels too
     keep = s.labels != OTHER
     patches = [PatchFeatures(read_patch_pixels(test, i, sentinel=sentinel)) for i in range(n_query)]
     out = {}
