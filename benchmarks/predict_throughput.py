@@ -62,7 +62,8 @@ def _machine() -> str:
 def _run(ds, model, out: Path, n_workers: int, repeats: int) -> dict:
     from distributed import Client, LocalCluster
 
-    from flair_hdbscan.predict import predict_split
+    from flair_hdbscan.executors import DaskExecutor
+    from flair_hdbscan.predict import predict_folder
 
     with (
         LocalCluster(
@@ -86,9 +87,7 @@ def _run(ds, model, out: Path, n_workers: int, repeats: int) -> dict:
         seconds = []
         for r in range(repeats):
             start = time.perf_counter()
-            summary = predict_split(
-                ds, model, out / str(r), scheduler=cluster.scheduler_address, progress=False
-            )
+            summary = predict_folder(ds, model, out / str(r), executor=DaskExecutor(client))
             seconds.append(time.perf_counter() - start)
             if summary.failed or summary.done != len(ds):
                 raise RuntimeError(f"benchmark run incomplete: {summary}")
@@ -107,8 +106,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from flair_hdbscan.dataset import FlairDataset
-    from flair_hdbscan.predict import fit_model
+    from flair_hdbscan.experiments import select_experiments
+    from flair_hdbscan.options import StudyOptions
     from flair_hdbscan.sample_data import generate_sample
+    from flair_hdbscan.study import data_identity
+    from flair_hdbscan.training import fit_models
 
     with tempfile.TemporaryDirectory() as tmp:
         root = generate_sample(Path(tmp) / "data", n_patches=args.patches, seed=0)
@@ -118,13 +120,15 @@ def main() -> None:
             profile = ds.read_profile(i)
             pixels += profile["width"] * profile["height"]
         start = time.perf_counter()
-        model = fit_model(ds, args.experiment)
+        _, (model,) = fit_models(
+            ds, select_experiments([args.experiment]), StudyOptions(), data=data_identity(ds)
+        )
         fit_seconds = time.perf_counter() - start
         print(f"machine: {_machine()}")
         print(f"load average before the runs: {os.getloadavg()[0]:.2f}")
         print(
             f"data: {len(ds)} patches, {pixels:,} pixels; {args.experiment} fitted on "
-            f"{model.metadata['n_train_pixels']:,} pixels in {fit_seconds:.2f} s"
+            f"{model.record.n_train_pixels:,} pixels in {fit_seconds:.2f} s"
         )
         print(
             f"{'workers':>7}  {'median s':>8}  {'pixels/s (median)':>17}  "

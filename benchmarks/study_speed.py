@@ -1,12 +1,21 @@
-"""Time flair-hdbscan's `knn` and `hdbscan` experiments against a plain implementation.
+"""The study's speed: all 17 experiments on 200 patches, and knn + hdbscan against the notebook.
 
-The plain implementation does what the original notebook did: every pixel of the split in
-memory as float64 features (value / 255), scikit-learn's ``KNeighborsClassifier`` and the
-``hdbscan`` library's ``HDBSCAN`` with its defaults. Both run on the same generated data, in
-this one process, after a warm-up that compiles numba code once.
+One run prints, side by side:
 
-Usage: python benchmarks/study_speed.py [--patches 16] [--seed S] [--data DIR]
-(default: the embedded sample, 16 patches of generator seed 6)
+1. the whole 17-experiment study (``run_study``, held-out test split as ``flair-hdbscan
+   run`` does by default) on a generated tree of 200 training patches, on ``--workers``
+   (a local Dask cluster when more than 1): wall and CPU seconds (this process and its
+   children), the load average, and apart the time spent fitting HDBSCAN (being made
+   faster elsewhere) and the prediction pass;
+2. on a 40-patch tree, ``knn`` and ``hdbscan`` scored in-sample as the notebook scores
+   them, against the plain notebook way run to completion: every pixel of the split in
+   memory as float64 features (value / 255), scikit-learn's ``KNeighborsClassifier`` and
+   the ``hdbscan`` library's ``HDBSCAN`` with its defaults, in this one process.
+
+Generated trees are written once into ``--cache`` and reused (200 patches take minutes).
+numba code is compiled (or loaded from its cache) before any clock starts.
+
+Usage: python benchmarks/study_speed.py [--workers 2] [--skip-study] [--skip-plain]
 """
 
 from __future__ import annotations
@@ -14,11 +23,29 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
+import resource
 import time
 from pathlib import Path
 
 import numpy as np
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that ended (Dask workers)."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def tree(cache: Path, n: int) -> Path:
+    """A generated tree of ``n`` training patches (seed 0), written once."""
+    from flair_hdbscan.sample_data import generate_sample
+
+    root = cache / f"patches{n}"
+    if not (root / "flair-2-config.yml").exists():
+        print(f"generating {n} patches into {root} (once)", flush=True)
+        generate_sample(root, n_patches=n, seed=0, progress=True)
+    return root
 
 
 def plain_features(ds):
@@ -37,7 +64,8 @@ def plain_features(ds):
     return np.concatenate(feats), np.concatenate(labels), np.concatenate(tr_x), np.concatenate(tr_y)
 
 
-def plain_knn(ds):
+def plain_knn(ds) -> float:
+    """The notebook's kNN: mIoU of every pixel of ``ds``."""
     from sklearn.neighbors import KNeighborsClassifier
 
     from flair_hdbscan.metrics import confusion_matrix, mean_iou
@@ -47,7 +75,8 @@ def plain_knn(ds):
     return mean_iou(confusion_matrix(y, pred))
 
 
-def plain_hdbscan(ds):
+def plain_hdbscan(ds) -> float:
+    """The notebook's HDBSCAN + oracle mapping + kNN propagation: mIoU of every pixel."""
     import hdbscan
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -56,108 +85,99 @@ def plain_hdbscan(ds):
     X, y, tx, ty = plain_features(ds)
     labels = hdbscan.HDBSCAN(min_cluster_size=10).fit(tx).labels_
     clustered = labels >= 0
-    mapping = {}
-    for c in np.unique(labels[clustered]):
-        mapping[c] = np.bincount(ty[labels == c]).argmax()
+    mapping = {c: np.bincount(ty[labels == c]).argmax() for c in np.unique(labels[clustered])}
     cls = np.array([mapping[c] for c in labels[clustered]])
     pred = KNeighborsClassifier(n_neighbors=5).fit(tx[clustered], cls).predict(X)
     return mean_iou(confusion_matrix(y, pred))
 
 
 def timed(fn, *args):
-    start = time.perf_counter()
+    """``(result, wall seconds, CPU seconds)``."""
+    c, w = cpu_seconds(), time.perf_counter()
     out = fn(*args)
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - w, cpu_seconds() - c
+
+
+def warm_up() -> None:
+    """Compile (or load) numba code of fast_hdbscan, hdbscan and the exact kNN once."""
+    import hdbscan
+
+    from flair_hdbscan.clustering import cluster_pixels
+    from flair_hdbscan.models import KDTreeClassifier
+
+    warm = np.random.default_rng(0).normal(size=(500, 5)).astype(np.float32)
+    cluster_pixels(warm)
+    hdbscan.HDBSCAN(min_cluster_size=10).fit(warm)
+    KDTreeClassifier().fit(warm, np.arange(500) % 3).predict(warm)
+    KDTreeClassifier().fit(warm.astype(np.float64), np.arange(500) % 3).predict(warm)
+
+
+def whole_study(root: Path, workers: int) -> None:
+    """All 17 experiments, fit on the training split, scored on the test split."""
+    from flair_hdbscan.dataset import FlairDataset
+    from flair_hdbscan.executors import make_executor
+    from flair_hdbscan.options import StudyOptions
+    from flair_hdbscan.study import run_study
+
+    train = FlairDataset.from_root(root, "train")
+    test = FlairDataset.from_root(root, "test")
+    load = os.getloadavg()
+    with make_executor(None, workers) as executor:
+        result, wall, cpu = timed(
+            lambda: run_study(train, test, "all", StudyOptions(), map_patches=0, executor=executor)
+        )
+    hdb = sum(e["fit_seconds"] for e in result.experiments if e["method"] == "hdbscan")
+    sec = result.run["seconds"]
+    print(f"\n1. all 17 experiments: {len(train)} training patches, {len(test)} scored "
+          f"(held-out), {workers} worker(s)")  # fmt: skip
+    print(f"   wall {wall:,.0f} s, CPU {cpu:,.0f} s; load average before {load}, "
+          f"after {os.getloadavg()}")  # fmt: skip
+    print(f"   fit {sec['fit']:,.0f} s of which HDBSCAN experiments {hdb:,.0f} s "
+          f"(not optimised here); prediction pass {sec['predict']:,.0f} s; "
+          f"all but HDBSCAN fitting {wall - hdb:,.0f} s")  # fmt: skip
+    for e in result.experiments:
+        print(f"     {e['name']:30s} mIoU {e['miou']:.4f}  fit {e['fit_seconds']:8.1f} s")
+
+
+def against_notebook(root: Path) -> None:
+    """knn and hdbscan scored in-sample, ours against the plain notebook way."""
+    from flair_hdbscan.dataset import FlairDataset
+    from flair_hdbscan.options import StudyOptions
+    from flair_hdbscan.study import run_study
+
+    ds = FlairDataset.from_root(root, "train")
+    n_pixels = len(ds) * 512 * 512
+    print(f"\n2. {len(ds)} patches ({n_pixels:,} pixels), scored in-sample as the notebook does")
+    head = f"   {'experiment':10s} {'plain s':>9s} {'ours s':>8s} {'speed-up':>9s} "
+    print(head + f"{'plain CPU':>10s} {'ours CPU':>9s} {'plain mIoU':>11s} {'ours mIoU':>10s}")
+    for name, plain in (("knn", plain_knn), ("hdbscan", plain_hdbscan)):
+        load = os.getloadavg()[0]
+        plain_miou, t_plain, c_plain = timed(plain, ds)
+        result, t_ours, c_ours = timed(
+            lambda n=name: run_study(ds, ds, [n], StudyOptions(), map_patches=0)
+        )
+        ours = result.experiments[0]["miou"]
+        print(f"   {name:10s} {t_plain:9.1f} {t_ours:8.1f} {t_plain / t_ours:8.1f}x "
+              f"{c_plain:10.1f} {c_ours:9.1f} {plain_miou:11.4f} {ours:10.4f}   "
+              f"(load {load:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patches", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=None, help="generator seed")
-    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/flair-hdbscan-speed-cache"))
+    parser.add_argument("--data200", type=Path, default=None)
+    parser.add_argument("--data40", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-study", action="store_true")
+    parser.add_argument("--skip-plain", action="store_true")
     args = parser.parse_args()
-
-    import hdbscan
-    from sklearn.metrics import adjusted_rand_score
-
-    from flair_hdbscan.clustering import cluster_pixels
-    from flair_hdbscan.dataset import FlairDataset
-    from flair_hdbscan.features import FeatureSpec, feature_table
-    from flair_hdbscan.pixels import training_sample
-    from flair_hdbscan.sample_data import DEFAULT_SEED, generate_sample
-    from flair_hdbscan.study import StudyOptions, run_study
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = args.data or generate_sample(
-            Path(tmp) / "data",
-            n_patches=args.patches,
-            seed=DEFAULT_SEED if args.seed is None else args.seed,
-        )
-        ds = FlairDataset.from_root(root, split="train")
-        # warm-up: compile numba code of fast_hdbscan and hdbscan once
-        rng = np.random.default_rng(0)
-        warm = rng.normal(size=(500, 5)).astype(np.float32)
-        cluster_pixels(warm)
-        hdbscan.HDBSCAN(min_cluster_size=10).fit(warm)
-
-        n_pixels = sum(ds.read_labels(i).size for i in range(len(ds)))
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"{platform.python_implementation()} {platform.python_version()}"
-        )
-        print(f"data: {len(ds)} patches, {n_pixels:,} pixels")
-        rows = []
-        for name, plain in (("knn", plain_knn), ("hdbscan", plain_hdbscan)):
-            plain_miou, t_plain = timed(plain, ds)
-            result, t_ours = timed(run_study, ds, [name], StudyOptions(map_patches=0))
-            ours_miou = result.experiments[0]["miou"]
-            rows.append((name, t_plain, t_ours, plain_miou, ours_miou))
-        print(
-            f"{'experiment':10s} {'plain s':>9s} {'ours s':>8s} {'speed-up':>9s} "
-            f"{'plain mIoU':>11s} {'ours mIoU':>10s} {'diff':>8s}"
-        )
-        for name, tp, to, mp, mo in rows:
-            print(
-                f"{name:10s} {tp:9.1f} {to:8.1f} {tp / to:8.1f}x {mp:11.4f} {mo:10.4f} "
-                f"{mo - mp:+8.4f}"
-            )
-
-        sample = training_sample(ds, stride=10)
-        keep = sample.labels != 12
-        X = feature_table(sample.aerial[keep], None, FeatureSpec())
-
-        def exact(Z):
-            return (
-                hdbscan.HDBSCAN(min_cluster_size=10, approx_min_span_tree=False)
-                .fit(Z.astype(np.float64))
-                .labels_
-            )
-
-        def exact_permuted(Z):
-            perm = np.random.default_rng(1).permutation(Z.shape[0])
-            out = np.empty(Z.shape[0], dtype=np.int64)
-            out[perm] = exact(Z[perm])
-            return out
-
-        ref = exact(X)
-        approx = hdbscan.HDBSCAN(min_cluster_size=10).fit(X.astype(np.float64)).labels_
-        ari = adjusted_rand_score
-        print(
-            f"clusters of the {X.shape[0]:,}-pixel training sample "
-            f"({np.unique(X, axis=0).shape[0]:,} distinct rows), adjusted Rand index:"
-        )
-        ours = cluster_pixels(X).labels
-        print(f"  fast_hdbscan vs hdbscan exact MST            {ari(ref, ours):.4f}")
-        print(f"  hdbscan exact vs itself on shuffled rows     {ari(ref, exact_permuted(X)):.4f}")
-        print(f"  hdbscan default (approximate MST) vs exact   {ari(ref, approx):.4f}")
-        # quantised values tie many distances; ties are broken by row order in every
-        # implementation. A jitter far below one grey level (1e-5 vs 1/255) breaks the ties:
-        J = (X + np.random.default_rng(0).uniform(-1e-5, 1e-5, X.shape)).astype(np.float32)
-        ref_j = exact(J)
-        print("  without distance ties (jitter 1e-5):")
-        ours_j = cluster_pixels(J).labels
-        print(f"    fast_hdbscan vs hdbscan exact MST          {ari(ref_j, ours_j):.4f}")
-        print(f"    hdbscan exact vs itself on shuffled rows   {ari(ref_j, exact_permuted(J)):.4f}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; load average {os.getloadavg()}")  # fmt: skip
+    warm_up()
+    if not args.skip_study:
+        whole_study(args.data200 or tree(args.cache, 200), args.workers)
+    if not args.skip_plain:
+        against_notebook(args.data40 or tree(args.cache, 40))
 
 
 if __name__ == "__main__":

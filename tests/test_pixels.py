@@ -3,10 +3,18 @@ import pytest
 
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.executors import LocalExecutor
-from flair_hdbscan.features import FeatureSpec, feature_table
+from flair_hdbscan.features import FeatureSpec, feature_table, pack_aerial
 from flair_hdbscan.options import StudyOptions
 from flair_hdbscan.passes import read_training_sample
-from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels, sentinel_grid, unique_rows
+from flair_hdbscan.pixels import (
+    SentinelOptions,
+    cap_quota,
+    cap_rows,
+    read_patch_pixels,
+    sentinel_grid,
+    unique_rows,
+)
+from flair_hdbscan.seeds import derive_seed
 
 
 def test_patch_pixels_row_major(train_ds):
@@ -64,3 +72,54 @@ def test_sentinel_options_come_from_the_study_options():
         StudyOptions(s2_resampling="cubic")
     with pytest.raises(OptionError, match="--cloud-area-threshold"):
         StudyOptions(cloud_area_threshold=0)
+
+
+def test_capped_sample_takes_an_equal_share_of_each_patch(train_ds):
+    full = read_training_sample(train_ds, stride=10, sentinel=None, executor=LocalExecutor())
+    capped = read_training_sample(
+        train_ds, stride=10, sentinel=None, executor=LocalExecutor(), max_pixels=1000, seed=3
+    )
+    assert len(capped) == 1000
+    assert capped.n_labels_read == full.n_labels_read  # every label read is still counted
+    np.testing.assert_array_equal(np.bincount(capped.patch), [334, 333, 333])
+    # each kept row is one of the patch's strided rows, in order
+    for p in range(3):
+        rows_full = full.aerial[full.patch == p]
+        rows_cap = capped.aerial[capped.patch == p]
+        keys_full = pack_aerial(rows_full)
+        assert np.isin(pack_aerial(rows_cap), keys_full).all()
+    again = read_training_sample(
+        train_ds, stride=10, sentinel=None, executor=LocalExecutor(), max_pixels=1000, seed=3
+    )
+    np.testing.assert_array_equal(again.aerial, capped.aerial)
+    other = read_training_sample(
+        train_ds, stride=10, sentinel=None, executor=LocalExecutor(), max_pixels=1000, seed=4
+    )
+    assert not np.array_equal(other.aerial, capped.aerial)
+
+
+def test_cap_draws_depend_on_the_patch_id_not_its_position(train_ds):
+    seed = derive_seed(0, "max-train-pixels", train_ds.patches[1].patch_id)
+    px = read_patch_pixels(train_ds, 1, stride=10)
+    kept = cap_rows(px, 100, seed)
+    assert kept.aerial.shape == (100, 5) and kept.labels_read() == 52 * 52
+    again = cap_rows(read_patch_pixels(train_ds, 1, stride=10), 100, seed)
+    np.testing.assert_array_equal(kept.aerial, again.aerial)
+    assert cap_rows(px, 10_000, seed).aerial.shape[0] == 52 * 52  # a quota above the rows
+
+
+def test_cap_quota_adds_up_to_the_cap():
+    assert [cap_quota(10, 3, i) for i in range(3)] == [4, 3, 3]
+    assert sum(cap_quota(1_000_003, 77, i) for i in range(77)) == 1_000_003
+    assert [cap_quota(2, 3, i) for i in range(3)] == [1, 1, 0]
+
+
+def test_capped_models_record_the_cap_and_count_every_label(fitted):
+    models = fitted(["knn", "naive-prevalence"], max_train_pixels=900)
+    knn = models["knn"]
+    assert knn.record.n_train_pixels <= 900
+    assert knn.record.n_labels_used == 3 * 52 * 52
+    assert knn.provenance["options"]["max_train_pixels"] == 900
+    assert models["naive-prevalence"].record.n_labels_used == 3 * 52 * 52
+    with pytest.raises(OptionError, match="--max-train-pixels"):
+        StudyOptions(max_train_pixels=0)

@@ -4,8 +4,9 @@ Estimators store their keyword-only arguments in ``__init__`` and validate them 
 fitted state lives in attributes ending in ``_``. They pass scikit-learn's estimator checks.
 The naive baselines are scikit-learn's own :class:`~sklearn.dummy.DummyClassifier`.
 
-A fitted estimator holds each training point once, and pickles it once: the k-d tree is
-rebuilt from the points when unpickled (on a Dask worker, say), never sent beside them.
+A fitted estimator holds each distinct training point once, and pickles it once: the k-d
+tree is rebuilt from the points when unpickled (on a Dask worker, say), never sent beside
+them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -27,6 +27,12 @@ from flair_hdbscan.clustering import (
     oracle_mapping,
 )
 from flair_hdbscan.interrupts import native_section
+from flair_hdbscan.neighbors import (
+    ExactNeighbors,
+    check_range,
+    default_threads,
+    spatial_order,
+)
 
 __all__ = ["ClusterThenLabel", "KDTreeClassifier", "make_knn"]
 
@@ -39,16 +45,28 @@ def _compact(X: np.ndarray) -> np.ndarray:
     return X32 if np.array_equal(X32.astype(X.dtype), X) else X
 
 
+def _smallest_uint(n: int) -> type:
+    """The smallest unsigned integer type holding ``0..n-1``."""
+    for t in (np.uint8, np.uint16, np.uint32):
+        if n <= np.iinfo(t).max + 1:
+            return t
+    return np.uint64
+
+
 class KDTreeClassifier(ClassifierMixin, BaseEstimator):
-    """Exact Euclidean k-nearest-neighbour vote on a k-d tree (scipy's ``cKDTree``).
+    """Exact Euclidean k-nearest-neighbour vote with one canonical answer.
 
-    The same classifier as scikit-learn's ``KNeighborsClassifier(weights="uniform")`` —
-    majority of the ``n_neighbors`` nearest training rows, ties to the smallest class —
-    with faster, multi-threaded queries. Among training rows at exactly equal distance the
-    neighbours kept may differ from scikit-learn's, which breaks such ties another way.
+    The neighbours of a query are the first ``n_neighbors`` training rows in the order of
+    (exact Euclidean distance, row index): rows at exactly equal distance are taken by
+    smallest index. The prediction is their majority class, ties to the smallest class —
+    scikit-learn's ``KNeighborsClassifier(weights="uniform")`` with distance ties broken by
+    that stated rule. Brute force over every row gives the same answer (tested); the
+    queries run on a k-d tree of the distinct training points (see
+    :mod:`flair_hdbscan.neighbors`), float32 when the training values are exactly float32.
 
-    The training points live only in the tree (``tree_.data``); pickling keeps them as
-    float32 when that is exact, and the tree is rebuilt on unpickling.
+    A fitted classifier holds each distinct training point once, with each row's point and
+    class; pickling keeps those (``(m, f)`` points, ``(n,)`` point of each row, ``(n,)``
+    class index) and the tree is rebuilt on unpickling.
 
     Args:
         n_neighbors: neighbours that vote.
@@ -61,55 +79,78 @@ class KDTreeClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Store the training rows ``X`` ((n, f) float) and classes ``y`` ((n,))."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         if int(self.n_neighbors) < 1:
             raise ValueError(f"n_neighbors must be at least 1, got {self.n_neighbors}")
+        check_range(X)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        self.y_ = y_idx.astype(np.int32)
-        self.tree_ = cKDTree(X)
+        points, inverse = np.unique(_compact(X), axis=0, return_inverse=True)
+        order = spatial_order(points)  # near points near in memory: faster queries
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        self.points_ = np.ascontiguousarray(points[order])
+        self.n_train_ = int(X.shape[0])
+        self._build(rank[inverse.ravel()], y_idx.ravel())
         return self
+
+    def _build(self, inverse: np.ndarray, y_idx: np.ndarray) -> None:
+        self.index_ = ExactNeighbors(
+            self.points_, inverse, y_idx, self.classes_.size, threads=self._workers()
+        )
+
+    @property
+    def y_(self) -> np.ndarray:
+        """Class index of each training row, ``(n,)`` (in training order)."""
+        check_is_fitted(self)
+        return self.index_.row_classes()
 
     @property
     def fit_X_(self) -> np.ndarray:  # noqa: N802 - scikit-learn's name for the training rows
-        """The training rows, ``(n, f) float64`` (the tree's own array, not a copy)."""
+        """The training rows, ``(n, f)`` (a copy built from the distinct points)."""
         check_is_fitted(self)
-        return self.tree_.data
+        return self.points_[self.index_.row_points()]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
-        tree = state.pop("tree_", None)
-        if tree is not None:
-            state["points_"] = _compact(tree.data)
+        index = state.pop("index_", None)
+        if index is not None:
+            state["inverse_"] = index.row_points().astype(_smallest_uint(self.points_.shape[0]))
+            state["y_idx_"] = index.row_classes().astype(_smallest_uint(self.classes_.size))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        points = state.pop("points_", None)
+        inverse = state.pop("inverse_", None)
+        y_idx = state.pop("y_idx_", None)
         super().__setstate__(state)
-        if points is not None:
-            self.tree_ = cKDTree(np.asarray(points, dtype=np.float64))
+        if inverse is not None:
+            self._build(np.asarray(inverse, dtype=np.int64), np.asarray(y_idx, dtype=np.int64))
 
     def _workers(self) -> int:
-        return 1 if self.n_jobs is None else int(self.n_jobs)
+        if self.n_jobs is None:
+            return 1
+        return default_threads() if int(self.n_jobs) < 0 else int(self.n_jobs)
+
+    def _queries(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        check_range(X)
+        self.index_.threads = self._workers()
+        return X
 
     def kneighbors(self, X, n_neighbors: int | None = None) -> np.ndarray:
-        """Indices ``(n, k) int64`` of the nearest training rows, nearest first."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        k = min(int(n_neighbors or self.n_neighbors), self.tree_.n)
-        _, idx = self.tree_.query(X, k=k, workers=self._workers())
-        return np.asarray(idx, dtype=np.int64).reshape(X.shape[0], k)
+        """Indices ``(n, k) int64`` of the nearest training rows, by (distance, index)."""
+        X = self._queries(X)
+        k = min(int(n_neighbors or self.n_neighbors), self.n_train_)
+        _, rows = self.index_.query(X, k, want_rows=True)
+        return rows
 
     def predict(self, X) -> np.ndarray:
         """Majority class of the nearest training rows, ``(n,)``; ties to the smallest class."""
-        idx = self.kneighbors(X)
-        n = idx.shape[0]
-        n_classes = self.classes_.size
-        votes = np.bincount(
-            (np.arange(n)[:, None] * n_classes + self.y_[idx]).ravel(),
-            minlength=n * n_classes,
-        ).reshape(n, n_classes)
-        return self.classes_[votes.argmax(axis=1)]
+        X = self._queries(X)
+        k = min(int(self.n_neighbors), self.n_train_)
+        cls, _ = self.index_.query(X, k)
+        return self.classes_[cls]
 
 
 def make_knn(n_neighbors: int = 5, n_jobs: int | None = None) -> KDTreeClassifier:

@@ -119,6 +119,11 @@ class StudyOptions:
         seed: seed of every random draw; each experiment's draws are seeded from this and
             the experiment's name, never from its position.
         stride: the training sample takes every ``stride``-th pixel along each axis (10: 1 %).
+        max_train_pixels: cap of the training sample: each of the ``P`` patches keeps at
+            most ``N // P`` of its labelled strided pixels (one more for the first
+            ``N % P`` patches), drawn without replacement with a seed derived from the study
+            seed and the patch id; None keeps every strided pixel. Labels read to draw them
+            are still counted.
         keep_other: train on pixels of class "other" too (the notebook leaves them out,
             which reads their labels).
         n_neighbors: k of every kNN (trained on truth, and propagating clusters).
@@ -140,6 +145,14 @@ class StudyOptions:
         10, "Training sample: every N-th pixel along each axis (10 = 1 %).", low=1, high=512,
         scope="model",
     )  # fmt: skip
+    max_train_pixels: int | None = _opt(
+        None,
+        "Cap the training sample at N pixels, an equal share drawn from each patch's strided "
+        "pixels [default: no cap].",
+        low=1,
+        high=10**12,
+        scope="model",
+    )
     keep_other: bool = _opt(
         False,
         "Train on pixels of class 'other' too (the notebook leaves them out).",

@@ -29,11 +29,20 @@ from flair_hdbscan.ledger import Ledger
 from flair_hdbscan.metrics import confusion_matrix
 from flair_hdbscan.model import ExperimentModel, PatchFeatures
 from flair_hdbscan.nomenclature import N_CLASSES
-from flair_hdbscan.pixels import PixelSample, SentinelOptions, read_patch_pixels, stack_samples
+from flair_hdbscan.pixels import (
+    PixelSample,
+    SentinelOptions,
+    cap_quota,
+    cap_rows,
+    read_patch_pixels,
+    stack_samples,
+)
+from flair_hdbscan.seeds import derive_seed
 
 __all__ = [
     "PassSummary",
     "PredictPlan",
+    "SamplePlan",
     "cluster_name",
     "output_paths",
     "predict_split",
@@ -70,9 +79,33 @@ def _raise_failures(what: str, failed: list[tuple[str, str]]) -> None:
 # -- the training sample -----------------------------------------------------------------
 
 
-def _sample_task(shared: tuple[FlairDataset, int, SentinelOptions | None], i: int) -> Any:
-    ds, stride, sentinel = shared
-    return read_patch_pixels(ds, i, sentinel=sentinel, stride=stride)
+@dataclass(frozen=True)
+class SamplePlan:
+    """What each task of :func:`read_training_sample` reads (sent to every worker once).
+
+    Attributes:
+        dataset: the split.
+        stride: keep every ``stride``-th pixel along each axis.
+        sentinel: Sentinel-2 options, or None.
+        max_pixels: cap of the whole sample (see :func:`~flair_hdbscan.pixels.cap_rows`),
+            or None.
+        seed: study seed; each patch's draw is seeded from it and the patch id.
+    """
+
+    dataset: FlairDataset
+    stride: int
+    sentinel: SentinelOptions | None
+    max_pixels: int | None = None
+    seed: int = 0
+
+
+def _sample_task(plan: SamplePlan, i: int) -> Any:
+    ds = plan.dataset
+    px = read_patch_pixels(ds, i, sentinel=plan.sentinel, stride=plan.stride)
+    if plan.max_pixels is None:
+        return px
+    quota = cap_quota(plan.max_pixels, len(ds), i)
+    return cap_rows(px, quota, derive_seed(plan.seed, "max-train-pixels", px.patch_id))
 
 
 def read_training_sample(
@@ -82,6 +115,8 @@ def read_training_sample(
     sentinel: SentinelOptions | None,
     executor: Executor,
     advance: Advance = lambda: None,
+    max_pixels: int | None = None,
+    seed: int = 0,
 ) -> PixelSample:
     """Labelled pixels on a stride over every patch of ``ds``, in patch order.
 
@@ -91,6 +126,9 @@ def read_training_sample(
         sentinel: also sample Sentinel-2 values with these options.
         executor: where the per-patch reads run.
         advance: called once per patch read.
+        max_pixels: keep at most this many pixels in all, an equal share per patch drawn
+            in the patch's own task (so only the kept rows travel); None keeps every one.
+        seed: study seed of those draws.
 
     Raises:
         OptionError: if the split has no labels or no patch.
@@ -108,7 +146,8 @@ def read_training_sample(
             parts.append(result)
         advance()
 
-    executor.run(_sample_task, (ds, stride, sentinel), range(len(ds)), on_result)
+    plan = SamplePlan(ds, stride, sentinel, max_pixels, seed)
+    executor.run(_sample_task, plan, range(len(ds)), on_result)
     _raise_failures("read", sorted(failed))
     if not parts:
         raise OptionError("the dataset has no patch to sample")

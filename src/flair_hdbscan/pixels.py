@@ -23,6 +23,8 @@ __all__ = [
     "PatchPixels",
     "PixelSample",
     "SentinelOptions",
+    "cap_quota",
+    "cap_rows",
     "read_patch_pixels",
     "sentinel_grid",
     "stack_samples",
@@ -102,6 +104,8 @@ class PatchPixels:
         shape: ``(H, W)`` of the rows' grid.
         profile: georeferencing of the aerial file (``crs``, ``transform``, ``width``,
             ``height``).
+        n_labels_read: labels read to produce the rows, when rows were drawn from more
+            (see :func:`cap_rows`); None means one per row.
     """
 
     index: int
@@ -112,6 +116,13 @@ class PatchPixels:
     labels: np.ndarray | None
     shape: tuple[int, int]
     profile: dict[str, Any]
+    n_labels_read: int | None = None
+
+    def labels_read(self) -> int:
+        """Ground-truth values read for these rows (more than the rows after a cap)."""
+        if self.n_labels_read is not None:
+            return self.n_labels_read
+        return 0 if self.labels is None else int(self.labels.size)
 
 
 def read_patch_pixels(
@@ -159,6 +170,46 @@ def read_patch_pixels(
     )
 
 
+def cap_quota(max_pixels: int, n_patches: int, index: int) -> int:
+    """Rows patch ``index`` of ``n_patches`` keeps under a cap of ``max_pixels`` in all.
+
+    An equal share ``max_pixels // n_patches`` each, one more for the first
+    ``max_pixels % n_patches`` patches, so the shares add up to the cap.
+    """
+    share, extra = divmod(int(max_pixels), int(n_patches))
+    return share + (1 if index < extra else 0)
+
+
+def cap_rows(px: PatchPixels, quota: int, seed: int) -> PatchPixels:
+    """At most ``quota`` of the patch's labelled rows, drawn without replacement.
+
+    Rows without data (label 255) are never drawn. The rows keep their order, and the
+    labels read to draw them — every row's — stay counted.
+
+    Args:
+        px: strided pixels of one patch, with labels.
+        quota: rows to keep at most.
+        seed: seed of the draw (the study derives it from its seed and the patch id).
+    """
+    if px.labels is None:
+        raise ValueError("capping the training sample needs the labels")
+    labelled = np.flatnonzero(px.labels != IGNORE)
+    if labelled.size > quota:
+        rng = np.random.default_rng(seed)
+        labelled = np.sort(rng.choice(labelled, size=quota, replace=False))
+    return PatchPixels(
+        px.index,
+        px.patch_id,
+        px.aerial[labelled],
+        None if px.s2 is None else px.s2[labelled],
+        None if px.s2_cell is None else px.s2_cell[labelled],
+        px.labels[labelled],
+        px.shape,
+        px.profile,
+        px.labels_read(),
+    )
+
+
 def unique_rows(px: PatchPixels, *, use_satellite: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose features are equal, found without building the features.
 
@@ -188,23 +239,26 @@ class PixelSample:
         s2: ``(n, 10) float32`` or None.
         labels: ``(n,) uint8`` reduced labels 0..12, 255 where the mask has no data.
         patch: ``(n,) int32`` index of each row's patch.
+        labels_read: ground-truth values read to draw the rows, when they were drawn from
+            more (``--max-train-pixels``, see :func:`cap_rows`); None means one per row.
     """
 
     aerial: np.ndarray
     s2: np.ndarray | None
     labels: np.ndarray
     patch: np.ndarray
+    labels_read: int | None = None
 
     def __len__(self) -> int:
         return int(self.labels.size)
 
     @property
     def n_labels_read(self) -> int:
-        """Ground-truth values read to know the rows' labels: every row's."""
-        return len(self)
+        """Ground-truth values read: every row's, or after a cap every label read to draw them."""
+        return len(self) if self.labels_read is None else self.labels_read
 
     def subset(self, keep: np.ndarray) -> PixelSample:
-        """The rows where ``keep`` ((n,) bool) is true."""
+        """The rows where ``keep`` ((n,) bool) is true (one label read per row)."""
         return PixelSample(
             self.aerial[keep],
             None if self.s2 is None else self.s2[keep],
@@ -226,12 +280,16 @@ def stack_samples(parts: list[PatchPixels], with_s2: bool) -> PixelSample:
 
     Returns:
         Every sampled pixel, no-data pixels included (label 255): what to leave out is the
-        user's choice, and reading labels to decide it is counted where it happens.
+        user's choice, and reading labels to decide it is counted where it happens. Parts
+        capped by :func:`cap_rows` hold labelled rows only, and count every label read to
+        draw them.
     """
     parts = sorted(parts, key=lambda p: p.index)
+    capped = any(p.n_labels_read is not None for p in parts)
     return PixelSample(
         np.concatenate([p.aerial for p in parts]),
         np.concatenate([p.s2 for p in parts]) if with_s2 else None,
         np.concatenate([p.labels for p in parts]),
         np.concatenate([np.full(p.labels.size, p.index, dtype=np.int32) for p in parts]),
+        sum(p.labels_read() for p in parts) if capped else None,
     )

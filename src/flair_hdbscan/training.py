@@ -164,6 +164,8 @@ def fit_models(
         sentinel=sentinel,
         executor=executor,
         advance=progress.stage(f"reading the training sample of {ds.split}", len(ds)),
+        max_pixels=options.max_train_pixels,
+        seed=options.seed,
     )
     log.info("training sample: %d pixels from %d patches", len(sample), len(ds))
     models = []

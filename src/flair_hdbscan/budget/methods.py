@@ -25,6 +25,7 @@ import numpy as np
 
 from flair_hdbscan.budget.annotator import NO_DATA, OTHER, Annotator
 from flair_hdbscan.exemplars import annotation_order, cluster_means
+from flair_hdbscan.models import make_knn
 from flair_hdbscan.nomenclature import N_CLASSES
 
 __all__ = [
@@ -55,23 +56,27 @@ def query_neighbours(
 ) -> np.ndarray:
     """Indices of the ``k`` nearest training rows of every query row (exact, Euclidean).
 
+    The neighbours of :class:`flair_hdbscan.models.KDTreeClassifier`: the first ``k`` rows
+    by (exact distance, row index), so rows at exactly equal distance go by smallest index.
+
     Args:
         train_X: ``(n, f)`` float training rows (n ≥ 1).
         query_X: ``(u, f)`` float query rows.
         k: neighbours; fewer when ``n < k``.
-        workers: query threads (scipy ``cKDTree``; −1: all cores).
+        workers: query threads (−1: all cores).
 
     Returns:
-        ``(u, min(k, n)) int64``, nearest first.
+        ``(u, min(k, n)) int64``, by (distance, row index).
     """
-    from scipy.spatial import cKDTree
-
-    train_X = np.asarray(train_X, dtype=np.float64)
+    train_X = np.asarray(train_X)
+    query_X = np.asarray(query_X)
     if train_X.shape[0] == 0:
         raise ValueError("no training row to take neighbours from")
     kk = min(int(k), train_X.shape[0])
-    _, idx = cKDTree(train_X).query(np.asarray(query_X, dtype=np.float64), k=kk, workers=workers)
-    return np.asarray(idx, dtype=np.int64).reshape(-1, kk)
+    if query_X.shape[0] == 0:
+        return np.empty((0, kk), dtype=np.int64)
+    knn = make_knn(kk, workers).fit(train_X, np.zeros(train_X.shape[0], dtype=np.int64))
+    return knn.kneighbors(query_X).reshape(-1, kk)
 
 
 def vote(neighbour_classes: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:

@@ -1,0 +1,127 @@
+"""The exact kNN gives the one canonical answer: brute force with ties broken by row index."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from flair_hdbscan import neighbors
+from flair_hdbscan.models import KDTreeClassifier
+from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range, vote
+
+
+def _canonical_by_sklearn(X, Q, k):
+    """sklearn's brute force, every distance, then ties broken by row index."""
+    dist, idx = NearestNeighbors(algorithm="brute").fit(X).kneighbors(Q, n_neighbors=len(X))
+    out = np.empty((len(Q), k), dtype=np.int64)
+    for i in range(len(Q)):
+        order = np.lexsort((idx[i], dist[i]))
+        out[i] = idx[i][order][:k]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 4, 5, 9])
+def test_matches_sklearn_brute_force_with_many_ties(seed, k):
+    """Small integers: squared distances are exact, so sklearn's brute force is a reference."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 4, size=(400, 3)).astype(np.float64)  # 64 values: many duplicates
+    y = rng.integers(0, 5, size=400)
+    Q = rng.integers(0, 4, size=(300, 3)) + rng.choice([0.0, 0.5], size=(300, 3))
+    model = KDTreeClassifier(n_neighbors=k).fit(X, y)
+    ref = _canonical_by_sklearn(X, Q, k)
+    np.testing.assert_array_equal(model.kneighbors(Q), ref)
+    np.testing.assert_array_equal(model.predict(Q), model.classes_[vote(model.y_[ref], 5)])
+
+
+def _pixel_features(rng, n):
+    """Features as the study builds them: uint8 values / 255 in float32, a few columns."""
+    a = rng.integers(0, 256, size=(n, 5))
+    a[:, :3] = a[:, :3] // 16 * 16  # coarse colours: shells of equal lattice distance
+    return a.astype(np.float32) * np.float32(1 / 255)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_matches_exact_reference_on_pixel_features(seed):
+    rng = np.random.default_rng(seed)
+    X = _pixel_features(rng, 3000)
+    X = np.concatenate([X, X[:500]])  # duplicated rows
+    y = rng.integers(0, 13, size=X.shape[0])
+    Q = _pixel_features(rng, 400)
+    model = KDTreeClassifier(n_neighbors=5).fit(X, y)
+    assert model.points_.dtype == np.float32  # the tree is float32: exactly the values
+    ref = brute_force_neighbors(X, Q, 5)
+    np.testing.assert_array_equal(model.kneighbors(Q), ref)
+    np.testing.assert_array_equal(model.predict(Q), vote(y[ref], 13))
+    # float64 queries a float32 tree cannot hold: the tree sees them rounded
+    Q64 = Q.astype(np.float64) + rng.uniform(-1e-9, 1e-9, size=Q.shape)
+    ref = brute_force_neighbors(X, Q64, 5)
+    np.testing.assert_array_equal(model.kneighbors(Q64), ref)
+
+
+def test_near_ties_below_float32_resolution_are_ordered_exactly():
+    X = np.array([[0.0], [1.0], [1.0], [0.0]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0])
+    q = np.array([[0.5 + 2.0**-40]])  # rounds to 0.5 in float32: a tie for the tree
+    model = KDTreeClassifier(n_neighbors=2).fit(X, y)
+    np.testing.assert_array_equal(model.kneighbors(q), [[1, 2]])  # 1.0 is nearer, exactly
+    assert model.predict(q)[0] == 1
+    np.testing.assert_array_equal(model.kneighbors([[0.5]]), [[0, 1]])  # true tie: by index
+
+
+def test_exact_sign_agrees_with_rationals():
+    rng = np.random.default_rng(0)
+    buf = np.empty(8 * 4 + 2)
+    for _ in range(2000):
+        scale = 2.0 ** rng.integers(-60, 60, size=3)
+        q, a, b = (rng.normal(size=(3, 4)) * scale[:, None]).astype(np.float64)
+        if rng.random() < 0.3:  # exact ties by construction: b is a mirrored
+            b = a.copy()
+            b[0] = 2 * q[0] - a[0]
+            if 2 * q[0] - a[0] != Fraction(2) * Fraction(q[0]) - Fraction(a[0]):
+                continue
+        exact = sum((Fraction(x) - Fraction(z)) ** 2 for x, z in zip(a, q, strict=True)) - sum(
+            (Fraction(x) - Fraction(z)) ** 2 for x, z in zip(b, q, strict=True)
+        )
+        expected = (exact > 0) - (exact < 0)
+        assert neighbors._exact_sign(q, a, b, buf) == expected
+
+
+def test_exhaustive_fallback_on_one_big_tie():
+    """Every training point at the same distance: only every point certifies the answer."""
+    pts = {(sx * a, sy * b) for a, b in ((3, 4), (4, 3), (5, 0), (0, 5)) for sx in (1, -1)
+           for sy in (1, -1)}  # fmt: skip
+    X = np.array(sorted(pts), dtype=np.float64)  # 12 points, all at distance 5 from 0
+    y = np.arange(X.shape[0]) % 3
+    index = ExactNeighbors(X, np.arange(X.shape[0]), y, 3)
+    cls, rows = index.query(np.zeros((1, 2)), 5, want_rows=True, first=2)
+    np.testing.assert_array_equal(rows, [np.arange(5)])
+    assert cls[0] == vote(y[None, :5], 3)[0]
+
+
+def test_distinct_points_are_held_once():
+    rng = np.random.default_rng(0)
+    X = np.repeat(_pixel_features(rng, 500), 8, axis=0)
+    y = rng.integers(0, 13, size=X.shape[0])
+    model = KDTreeClassifier().fit(X, y)
+    assert model.points_.shape[0] <= 500
+    np.testing.assert_array_equal(model.fit_X_, X)
+    np.testing.assert_array_equal(model.classes_[model.y_], y)
+
+
+def test_values_out_of_the_exact_range_are_refused():
+    with pytest.raises(ValueError, match="2\\*\\*400"):
+        check_range(np.array([[1e200]]))
+    with pytest.raises(ValueError, match="2\\*\\*-400"):
+        KDTreeClassifier().fit(np.array([[1e-200], [0.0]]), [0, 1])
+
+
+def test_threads_do_not_change_the_answer():
+    rng = np.random.default_rng(1)
+    X = _pixel_features(rng, 20000)
+    y = rng.integers(0, 13, size=X.shape[0])
+    Q = _pixel_features(rng, 50000)
+    one = KDTreeClassifier(n_jobs=1).fit(X, y)
+    two = KDTreeClassifier(n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.kneighbors(Q), two.kneighbors(Q))

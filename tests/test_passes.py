@@ -1,0 +1,47 @@
+"""The prediction pass gives what the plain way gives: every pixel featurised and predicted."""
+
+from fractions import Fraction
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from flair_hdbscan.features import feature_table
+from flair_hdbscan.metrics import confusion_matrix
+from flair_hdbscan.models import KDTreeClassifier
+from flair_hdbscan.nomenclature import N_CLASSES
+from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels
+
+
+def test_pass_matrices_equal_every_pixel_predicted_one_by_one(full, test_ds):
+    """Reading each file once, distinct pixels once and every model at once changes nothing."""
+    for name, model in full.models.items():
+        if model.experiment.is_naive:
+            continue
+        spec = model.experiment.features
+        sentinel = SentinelOptions.of(model.options) if spec.use_satellite else None
+        cm = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+        for i in range(len(test_ds)):
+            px = read_patch_pixels(test_ds, i, sentinel=sentinel)
+            X = feature_table(px.aerial, px.s2, spec)  # every pixel, duplicates included
+            cm += confusion_matrix(px.labels, np.asarray(model.estimator.predict(X)))
+        np.testing.assert_array_equal(cm, full.experiment(name)["confusion_matrix"], name)
+
+
+def test_previous_engine_differs_only_among_rows_at_equal_distance():
+    """scipy's cKDTree (the engine before) keeps other rows only where distances tie exactly."""
+    rng = np.random.default_rng(0)
+    levels = np.arange(0, 256, 16)  # coarse values: duplicates and equal distances
+    X = rng.choice(levels, size=(6000, 5)).astype(np.float32) * np.float32(1 / 255)
+    y = rng.integers(0, 13, size=X.shape[0])
+    Q = rng.choice(levels, size=(3000, 5)).astype(np.float32) * np.float32(1 / 255)
+    before = cKDTree(X.astype(np.float64)).query(Q.astype(np.float64), k=5)[1]
+    after = KDTreeClassifier(n_neighbors=5).fit(X, y).kneighbors(Q)
+    differ = np.flatnonzero((np.sort(before, axis=1) != np.sort(after, axis=1)).any(axis=1))
+    assert differ.size > 0  # ties are common on pixel values: the rule matters
+
+    def d2(i, r):
+        pairs = zip(X[r], Q[i], strict=True)
+        return sum((Fraction(float(u)) - Fraction(float(v))) ** 2 for u, v in pairs)
+
+    for i in differ:
+        assert sorted(d2(i, r) for r in before[i]) == sorted(d2(i, r) for r in after[i])
