@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from flair_hdbscan import neighbors
+from flair_hdbscan import exact_distance
 from flair_hdbscan.models import KDTreeClassifier
 from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range, vote
 
@@ -85,7 +85,7 @@ def test_exact_sign_agrees_with_rationals():
             (Fraction(x) - Fraction(z)) ** 2 for x, z in zip(b, q, strict=True)
         )
         expected = (exact > 0) - (exact < 0)
-        assert neighbors._exact_sign(q, a, b, buf) == expected
+        assert exact_distance._exact_sign(q, a, b, buf) == expected
 
 
 def test_exhaustive_fallback_on_one_big_tie():
