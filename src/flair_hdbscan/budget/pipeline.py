@@ -20,12 +20,13 @@ from flair_hdbscan.budget.results import BudgetResult
 from flair_hdbscan.budget.runner import run_budget_study
 from flair_hdbscan.budget.scoring import ScoringTable, TableBuilder, patch_rows
 from flair_hdbscan.budget.verdict import verdict
+from flair_hdbscan.budget_settings import parse_hdbscan_setting
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import DataError, OptionError
 from flair_hdbscan.executors import Executor, LocalExecutor
 from flair_hdbscan.experiments import EXPERIMENTS
 from flair_hdbscan.features import FeatureSpec, feature_table
-from flair_hdbscan.options import BudgetOptions, StudyOptions, parse_hdbscan_setting
+from flair_hdbscan.options import BudgetOptions, StudyOptions
 from flair_hdbscan.pixels import PixelSample, SentinelOptions, read_patch_pixels
 from flair_hdbscan.progress import Progress, quiet
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from flair_hdbscan.options import ALL
+from flair_hdbscan.budget_settings import ALL
 
 __all__ = [
     "ALL",

@@ -50,11 +50,11 @@ from flair_hdbscan.budget.methods import (
 )
 from flair_hdbscan.budget.results import ALL, METHODS, BudgetResult, BudgetRow, row_sort_key
 from flair_hdbscan.budget.scoring import ScoringTable, chance_miou
+from flair_hdbscan.budget_settings import DEFAULT_BUDGETS as _DEFAULT_BUDGETS
+from flair_hdbscan.budget_settings import HdbscanSetting, check_budgets, parse_hdbscan_setting
 from flair_hdbscan.clustering import largest_cluster_fraction
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.exemplars import cluster_means
-from flair_hdbscan.options import DEFAULT_BUDGETS as _DEFAULT_BUDGETS
-from flair_hdbscan.options import HdbscanSetting, check_budgets, parse_hdbscan_setting
 from flair_hdbscan.seeds import derive_seed, rng_for
 
 __all__ = [

@@ -6,7 +6,7 @@ The clustering and the order are exactly the label-budget study's
 
 - ``hdbscan`` is the notebook's setting (eom, min_cluster_size 10, min_samples 10),
   ``hdbscan-leaf`` leaf selection with (10, 5), ``hdbscan:METHOD:MCS:MS`` any setting
-  (:func:`~flair_hdbscan.options.parse_hdbscan_setting`). Clusters come from
+  (:func:`~flair_hdbscan.budget_settings.parse_hdbscan_setting`). Clusters come from
   :func:`~flair_hdbscan.clustering.cluster_pixels`; the order is
   :func:`~flair_hdbscan.exemplars.annotation_order` drawn with the budget study's generator
   ``rng_for(seed, "hdbscan", setting, budget, index=0)``. Exemplars (the first round) do not
@@ -31,9 +31,9 @@ import numpy as np
 
 from flair_hdbscan.budget.methods import distinct_rows
 from flair_hdbscan.budget.runner import DEFAULT_KMEANS_INIT
+from flair_hdbscan.budget_settings import ALL, HdbscanSetting, check_budgets, parse_hdbscan_setting
 from flair_hdbscan.errors import OptionError
 from flair_hdbscan.exemplars import annotation_order, cluster_means, cluster_priority
-from flair_hdbscan.options import ALL, HdbscanSetting, check_budgets, parse_hdbscan_setting
 from flair_hdbscan.seeds import derive_seed, rng_for
 
 __all__ = ["CLUSTERER_HELP", "Clusterer", "Clusters", "fit_clusters", "parse_clusterer"]
