@@ -7,8 +7,9 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from flair_hdbscan import exact_distance
+from flair_hdbscan.budget.methods import vote
 from flair_hdbscan.models import KDTreeClassifier
-from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range, vote
+from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range
 
 
 def _canonical_by_sklearn(X, Q, k):

@@ -46,7 +46,6 @@ __all__ = [
     "check_range",
     "default_threads",
     "spatial_order",
-    "vote",
 ]
 
 #: Smallest and largest magnitudes for which the exact comparison is exact.
@@ -117,19 +116,6 @@ def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     if used:
         words.append(word)
     return np.lexsort(words[::-1])
-
-
-def vote(neighbour_classes: np.ndarray, n_classes: int) -> np.ndarray:
-    """Majority class of each row of ``(q, k)`` class indices; ties to the smallest class.
-
-    Returns:
-        ``(q,) int64``.
-    """
-    q = neighbour_classes.shape[0]
-    counts = np.zeros((q, n_classes), dtype=np.int64)
-    np.add.at(counts, (np.repeat(np.arange(q), neighbour_classes.shape[1]),
-                       neighbour_classes.ravel()), 1)  # fmt: skip
-    return counts.argmax(axis=1)
 
 
 def brute_force_neighbors(X: np.ndarray, Q: np.ndarray, k: int) -> np.ndarray:
