@@ -32,10 +32,12 @@ __all__ = [
     "FALLBACK_CLASS",
     "KMEANS_INITS",
     "DistinctRows",
+    "KMeansFit",
     "KMeansLabelling",
     "cluster_then_label",
     "distinct_rows",
     "fill_from_nearest",
+    "fit_kmeans",
     "kmeans_then_label",
     "knn_random_labels",
     "label_all",
@@ -264,6 +266,41 @@ def distinct_rows(X: np.ndarray) -> DistinctRows:
 
 
 @dataclass(frozen=True)
+class KMeansFit:
+    """k-means of the distinct pool rows, weighted by their counts, and each cluster's exemplar.
+
+    Attributes:
+        labels: ``(d,) int64`` cluster of each distinct row.
+        centres: ``(k, f) float64`` cluster centres.
+        clusters: ``(c,) int64`` the non-empty clusters, in increasing order.
+        exemplars: ``(c,) int64`` pool row labelled for each: the first occurrence of the
+            distinct member nearest the centre (ties: smallest pool index).
+    """
+
+    labels: np.ndarray
+    centres: np.ndarray
+    clusters: np.ndarray
+    exemplars: np.ndarray
+
+
+def fit_kmeans(distinct: DistinctRows, k: int, init: str, random_state: int) -> KMeansFit:
+    """Lloyd's k-means (one initialisation) of the distinct rows, and the clusters' exemplars."""
+    from sklearn.cluster import KMeans
+
+    model = KMeans(
+        n_clusters=k, init=init, n_init=1, random_state=int(random_state), algorithm="lloyd"
+    )
+    model.fit(distinct.rows, sample_weight=distinct.counts.astype(np.float64))
+    lab = np.asarray(model.labels_, dtype=np.int64)
+    centres = np.asarray(model.cluster_centers_, dtype=np.float64)
+    d2 = np.sum((distinct.rows.astype(np.float64) - centres[lab]) ** 2, axis=1)
+    order = np.lexsort((distinct.first, d2, lab))
+    head = np.ones(order.size, dtype=bool)
+    head[1:] = lab[order][1:] != lab[order][:-1]
+    return KMeansFit(lab, centres, lab[order][head], distinct.first[order][head])
+
+
+@dataclass(frozen=True)
 class KMeansLabelling:
     """Outcome of :func:`kmeans_then_label`.
 
@@ -303,27 +340,15 @@ def kmeans_then_label(
         A :class:`KMeansLabelling`; the pixel labelled for a cluster is the first pool
         occurrence of its distinct member nearest the centre (ties: smallest pool index).
     """
-    from sklearn.cluster import KMeans
-
     if init not in KMEANS_INITS:
         raise ValueError(f"unknown k-means init {init!r}: use one of {', '.join(KMEANS_INITS)}")
     d = distinct.rows.shape[0]
     k = min(int(k), d)
     if k < 1:
         raise ValueError(f"k-means needs at least 1 cluster and 1 row, got k={k}, {d} rows")
-    model = KMeans(
-        n_clusters=k, init=init, n_init=1, random_state=int(random_state), algorithm="lloyd"
-    )
-    model.fit(distinct.rows, sample_weight=distinct.counts.astype(np.float64))
-    lab = np.asarray(model.labels_, dtype=np.int64)
-    centres = np.asarray(model.cluster_centers_, dtype=np.float64)
-    d2 = np.sum((distinct.rows.astype(np.float64) - centres[lab]) ** 2, axis=1)
-    order = np.lexsort((distinct.first, d2, lab))
-    head = np.ones(order.size, dtype=bool)
-    head[1:] = lab[order][1:] != lab[order][:-1]
-    clusters = lab[order][head]
-    pixels = distinct.first[order][head]
-    answers = annotator.label(pixels)
+    fit = fit_kmeans(distinct, k, init, random_state)
+    lab, centres, clusters = fit.labels, fit.centres, fit.clusters
+    answers = annotator.label(fit.exemplars)
     ok = answers != NO_DATA
     named = np.where(ok, answers.astype(np.int64), -1)
     classes = np.full(k, FALLBACK_CLASS, dtype=np.int64)  # empty clusters predict nothing

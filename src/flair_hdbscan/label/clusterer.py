@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from flair_hdbscan.budget.methods import distinct_rows
+from flair_hdbscan.budget.methods import distinct_rows, fit_kmeans
 from flair_hdbscan.budget.runner import DEFAULT_KMEANS_INIT
 from flair_hdbscan.budget_settings import ALL, HdbscanSetting, check_budgets, parse_hdbscan_setting
 from flair_hdbscan.errors import OptionError
@@ -171,26 +171,16 @@ def _fit_hdbscan(X: np.ndarray, clusterer: Clusterer) -> Clusters:
 
 
 def _fit_kmeans(X: np.ndarray, clusterer: Clusterer) -> Clusters:
-    from sklearn.cluster import KMeans
-
     distinct = distinct_rows(X)
     k = min(int(clusterer.k or 1), distinct.rows.shape[0])
     if k < 1:
         raise OptionError("k-means needs at least one pool pixel")
     seed = derive_seed(clusterer.seed, "kmeans", clusterer.kmeans_init, clusterer.k, index=0)
-    model = KMeans(
-        n_clusters=k, init=clusterer.kmeans_init, n_init=1, random_state=seed, algorithm="lloyd"
-    )
-    model.fit(distinct.rows, sample_weight=distinct.counts.astype(np.float64))
-    lab = np.asarray(model.labels_, dtype=np.int64)
-    centres = np.asarray(model.cluster_centers_, dtype=np.float64)
-    # the budget study's exemplar: the distinct member nearest the centre, first occurrence
-    d2 = np.sum((distinct.rows.astype(np.float64) - centres[lab]) ** 2, axis=1)
-    by = np.lexsort((distinct.first, d2, lab))
-    head = np.ones(by.size, dtype=bool)
-    head[1:] = lab[by][1:] != lab[by][:-1]
+    # the budget study's clustering and exemplars, the same call
+    fit = fit_kmeans(distinct, k, clusterer.kmeans_init, seed)
+    lab, centres = fit.labels, fit.centres
     exemplar = np.full(k, -1, dtype=np.int64)
-    exemplar[lab[by][head]] = distinct.first[by][head]
+    exemplar[fit.clusters] = fit.exemplars
     labels = lab[distinct.inverse]
     centres[np.bincount(lab, minlength=k) == 0] = np.nan
     first = [exemplar[c] for c in cluster_priority(labels, k) if exemplar[c] >= 0]
