@@ -1,15 +1,24 @@
 """Shared test configuration and the one generated sample of the session.
 
 Figures are drawn off-screen (Agg). The sample (3 training, 2 test patches) is generated
-once per session with the project's own generator; the study run over it, the fitted
-models and their model files are computed once and shared, read-only.
+once per test run with the project's own generator, and the study over it computed once:
+when the suite runs on several pytest-xdist workers, the first worker to need them writes
+them under the run's shared temporary folder (a file lock orders the workers) and the
+others read them. They are shared read-only.
 """
+
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import pytest
+from filelock import FileLock
 
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.experiments import select_experiments
@@ -18,16 +27,60 @@ from flair_hdbscan.sample_data import generate_sample
 from flair_hdbscan.study import data_identity, run_study
 from flair_hdbscan.training import fit_models
 
+#: Test files that take longest, about in decreasing order. They are collected first, so that the
+#: pytest-xdist workers (one file at a time each, in collection order: ``--dist loadfile
+#: --no-loadscope-reorder``) start the long files early and end together on short ones.
+LONGEST_FIRST = (
+    "test_report.py",  # first: it computes the shared study (fixture ``full``) for the others
+    "test_faults.py",
+    "test_sample_data.py",
+    "test_notebook.py",
+    "test_study.py",
+    "test_predict.py",
+    "test_budget_pipeline.py",
+    "test_plots.py",
+    "test_passes.py",
+    "test_label_budget.py",
+)
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: others keep order
+
+
+def once_per_run(tmp_path_factory, name: str, make: Callable[[Path], Any]) -> Any:
+    """``make(folder)`` computed once per test run, whatever the number of xdist workers.
+
+    The first worker calls it with an empty folder of the run's shared temporary folder and
+    pickles what it returns; later callers (other workers) wait on the lock and unpickle.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return make(tmp_path_factory.mktemp(name))
+    folder = tmp_path_factory.getbasetemp().parent / name
+    done = folder.with_name(f"{name}.pickle")
+    with FileLock(f"{folder}.lock"):
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            value = make(folder)
+            tmp = done.with_name(f"{done.name}.tmp")
+            tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            tmp.rename(done)
+            return value
+    return pickle.loads(done.read_bytes())
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory):
     """A FLAIR-format sample of 3 training and 2 test patches (generator seed 0)."""
-    return generate_sample(
-        tmp_path_factory.mktemp("session-sample") / "flair", n_patches=3, n_test_patches=2, seed=0
+    return once_per_run(
+        tmp_path_factory,
+        "session-sample",
+        lambda folder: generate_sample(folder / "flair", n_patches=3, n_test_patches=2, seed=0),
     )
 
 
@@ -44,9 +97,13 @@ def test_ds(sample_root):
 
 
 @pytest.fixture(scope="session")
-def full(train_ds, test_ds):
+def full(train_ds, test_ds, tmp_path_factory):
     """Every experiment, trained on the training split and scored on the test split."""
-    return run_study(train_ds, test_ds, "all", StudyOptions(), map_patches=1)
+    return once_per_run(
+        tmp_path_factory,
+        "session-study",
+        lambda _: run_study(train_ds, test_ds, "all", StudyOptions(), map_patches=1),
+    )
 
 
 @pytest.fixture(scope="session")

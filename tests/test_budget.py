@@ -255,7 +255,7 @@ def test_budgets_and_settings_are_validated(blobs):
             check_budgets(bad)
     s = parse_hdbscan_setting("leaf:10:5")
     assert s == HdbscanSetting("leaf", 10, 5) and s.name == "leaf-10-5"
-    assert parse_hdbscan_setting("eom:20:4:flair").name == "eom-20-4-flair"
+    assert parse_hdbscan_setting("eom:20:4:hdbscan").name == "eom-20-4-hdbscan"
     for bad in ("leaf:10", "mean:10:5", "leaf:a:5", "eom:20:4:dedup", "eom:20:4:flair:x"):
         with pytest.raises(OptionError):
             parse_hdbscan_setting(bad)

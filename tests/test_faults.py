@@ -839,14 +839,8 @@ def test_malformed_model_files(small, knn_model, tmp_path, damage, needle):
 # -- Ctrl-C during HDBSCAN --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def embedded_size(tmp_path_factory):
-    """A sample of the embedded default's size (16 training patches)."""
-    return generate_sample(tmp_path_factory.mktemp("embedded") / "flair", n_patches=16, seed=6)
-
-
 @pytest.mark.slow
-def test_ctrl_c_during_hdbscan_exits_130_and_a_rerun_resumes(embedded_size, tmp_path):
+def test_ctrl_c_during_hdbscan_exits_130_and_a_rerun_resumes(small, tmp_path):
     out = tmp_path / "out"
     cmd = [
         sys.executable,
@@ -855,9 +849,12 @@ def test_ctrl_c_during_hdbscan_exits_130_and_a_rerun_resumes(embedded_size, tmp_
         "run",
         "--no-budget",
         "--data",
-        str(embedded_size),
+        str(small),
         "--experiments",
         "hdbscan",
+        # every 3rd pixel of 2 patches: about 58,000 rows, seconds of HDBSCAN
+        "--stride",
+        "3",
         "--workers",
         "1",
         "--no-report",
@@ -892,9 +889,9 @@ def test_ctrl_c_during_hdbscan_exits_130_and_a_rerun_resumes(embedded_size, tmp_
 def test_every_long_command_prints_progress_lines_when_redirected(
     small, knn_model, predictions, tmp_path
 ):
+    """(sample-data: test_sample_data.py::test_cli_as_a_subprocess.)"""
     labels, pred = predictions
     for args, stage in (
-        (("sample-data", tmp_path / "s", "--patches", "1", "--test-patches", "1"), "writing"),
         (("info", small), "counting classes"),
         (
             ("fit", "--data", small, "--experiment", "knn", "--model", tmp_path / "k.model"),
@@ -908,6 +905,7 @@ def test_every_long_command_prints_progress_lines_when_redirected(
                 small,
                 "--experiments",
                 "knn",
+                "--no-report",
                 "--workers",
                 "1",
                 "--out",

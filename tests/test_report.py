@@ -302,6 +302,11 @@ def test_run_command_writes_results_figures_and_report_that_agree(sample_root, t
             str(sample_root),
             "--experiments",
             "knn,hdbscan",
+            # the budget study's own tests cover it; here it only has to be in the run
+            "--budgets",
+            "13,all",
+            "--budget-seeds",
+            "1",
             "--map-patches",
             "1",
             "--out",

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flair_hdbscan.clustering import BACKENDS, METHODS, Clustering, cluster_pixels
+from flair_hdbscan.clustering import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    METHODS,
+    Clustering,
+    cluster_pixels,
+)
 from flair_hdbscan.errors import OptionError
 
 __all__ = [
@@ -43,14 +49,14 @@ class HdbscanSetting:
     cluster_selection_method: str = "eom"
     min_cluster_size: int = 10
     min_samples: int | None = 10
-    backend: str = "fast_hdbscan"
+    backend: str = DEFAULT_BACKEND
 
     @property
     def name(self) -> str:
         """``method-min_cluster_size-min_samples`` (+ ``-backend`` if not the default)."""
         ms = self.min_cluster_size if self.min_samples is None else self.min_samples
         name = f"{self.cluster_selection_method}-{self.min_cluster_size}-{ms}"
-        if self.backend != "fast_hdbscan":
+        if self.backend != DEFAULT_BACKEND:
             name += f"-{self.backend}"
         return name
 
@@ -84,7 +90,7 @@ def parse_hdbscan_setting(text: str) -> HdbscanSetting:
         mcs_i, ms_i = int(mcs), int(ms)
     except ValueError:
         raise OptionError(f"HDBSCAN setting {text!r}: sizes must be integers") from None
-    backend = rest[0] if rest else "fast_hdbscan"
+    backend = rest[0] if rest else DEFAULT_BACKEND
     if backend not in BACKENDS:
         raise OptionError(f"HDBSCAN setting {text!r}: backend must be one of {BACKENDS}")
     return HdbscanSetting(method, mcs_i, ms_i, backend)

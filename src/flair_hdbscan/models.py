@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from flair_hdbscan.clustering import (
+    DEFAULT_BACKEND,
     cluster_pixels,
     cluster_purity,
     largest_cluster_fraction,
@@ -186,7 +187,7 @@ class ClusterThenLabel(ClassifierMixin, BaseEstimator):
         min_cluster_size: int = 10,
         min_samples: int | None = None,
         cluster_selection_method: str = "eom",
-        backend: str = "fast_hdbscan",
+        backend: str = DEFAULT_BACKEND,
         n_neighbors: int = 5,
         n_jobs: int | None = None,
     ) -> None:

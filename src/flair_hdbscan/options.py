@@ -23,7 +23,7 @@ from flair_hdbscan.budget_settings import (
     check_budgets,
     parse_hdbscan_setting,
 )
-from flair_hdbscan.clustering import BACKENDS, METHODS
+from flair_hdbscan.clustering import BACKENDS, DEFAULT_BACKEND, METHODS
 from flair_hdbscan.errors import OptionError
 
 __all__ = [
@@ -177,7 +177,7 @@ class StudyOptions:
         "eom", "HDBSCAN cluster selection.", choices=METHODS, scope="hdbscan"
     )
     backend: str = _opt(
-        "fast_hdbscan", "HDBSCAN implementation.", choices=BACKENDS, scope="hdbscan"
+        DEFAULT_BACKEND, "HDBSCAN implementation.", choices=BACKENDS, scope="hdbscan"
     )
     s2_resampling: str = _opt(
         "nearest",

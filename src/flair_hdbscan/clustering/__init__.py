@@ -105,6 +105,7 @@ from __future__ import annotations
 
 from flair_hdbscan.clustering.api import (
     BACKENDS,
+    DEFAULT_BACKEND,
     METHODS,
     Clustering,
     canonical_rows,
@@ -125,6 +126,7 @@ from flair_hdbscan.clustering.mapping import (
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BACKEND",
     "METHODS",
     "TIES",
     "Clustering",

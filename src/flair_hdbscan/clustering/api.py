@@ -11,11 +11,23 @@ from flair_hdbscan.clustering.engine import TIES, hdbscan_labels
 from flair_hdbscan.clustering.libraries import library_labels
 from flair_hdbscan.errors import OptionError
 
-__all__ = ["BACKENDS", "METHODS", "TIES", "Clustering", "canonical_rows", "cluster_pixels"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "METHODS",
+    "TIES",
+    "Clustering",
+    "canonical_rows",
+    "cluster_pixels",
+]
 
 log = logging.getLogger(__name__)
 
 BACKENDS: tuple[str, ...] = ("flair", "fast_hdbscan", "hdbscan", "sklearn")
+#: The package's own exact HDBSCAN* (distinct rows weighted by their counts, ties taken
+#: together): the fastest on pixel data, and never compiled unless used (the libraries' numba
+#: code takes about a minute to compile on a fresh install).
+DEFAULT_BACKEND = "flair"
 METHODS: tuple[str, ...] = ("eom", "leaf")
 
 
