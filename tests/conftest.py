@@ -74,6 +74,34 @@ def once_per_run(tmp_path_factory, name: str, make: Callable[[Path], Any]) -> An
     return pickle.loads(done.read_bytes())
 
 
+def _compile(folder: Path) -> bool:
+    """Run the package's numba code once, so that its on-disk cache is written."""
+    import numpy as np
+
+    from flair_hdbscan.clustering import cluster_pixels
+    from flair_hdbscan.models import KDTreeClassifier
+
+    X = np.random.default_rng(0).integers(0, 256, size=(2000, 5)).astype(np.float32) / 255
+    y = np.arange(len(X)) % 3
+    for dtype in (np.float32, np.float64):
+        knn = KDTreeClassifier().fit(X.astype(dtype), y)
+        knn.predict(X.astype(dtype))
+        knn.kneighbors(X.astype(dtype))
+    for method in ("eom", "leaf"):
+        cluster_pixels(X, cluster_selection_method=method)
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_code(tmp_path_factory):
+    """The package's numba code compiled once per test run, before any test.
+
+    On a fresh checkout nothing is cached yet, and every process that reaches the code
+    first — each worker, each CLI subprocess — would compile it (about 20 s each).
+    """
+    return once_per_run(tmp_path_factory, "numba-compiled", _compile)
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory):
     """A FLAIR-format sample of 3 training and 2 test patches (generator seed 0)."""
