@@ -15,7 +15,12 @@ predicted per second, peak RSS of every worker (psutil on the worker pids, polle
 needed for ``--target-hours``, and memory per worker for the aerial kNN and for an HDBSCAN
 model, with the arithmetic printed.
 
+With ``--study-patches N`` it also fits all 17 experiments on the training tree and times
+them predicting N patches on one thread (seconds per patch, per model), projected the same
+way.
+
 Usage: python benchmarks/full_release_plan.py [--predict-patches 1000] [--workers 2]
+       [--study-patches 3] [--skip-predict]
 """
 
 from __future__ import annotations
@@ -57,6 +62,48 @@ def _worker_memory(client) -> dict[str, int]:
     return {w: psutil.Process(pid).memory_info().rss for w, pid in pids.items()}
 
 
+def study_per_patch(train, pred, n: int, target_hours: float) -> None:
+    """All 17 experiments fitted on ``train``, timed predicting ``n`` patches on one thread."""
+    import numpy as np
+
+    from flair_hdbscan.experiments import select_experiments
+    from flair_hdbscan.model import PatchFeatures
+    from flair_hdbscan.options import StudyOptions
+    from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels
+    from flair_hdbscan.study import data_identity
+    from flair_hdbscan.training import fit_models
+
+    options = StudyOptions(n_jobs=1)
+    w = time.perf_counter()
+    _, models = fit_models(train, select_experiments("all"), options, data=data_identity(train))
+    print(f"\nall 17 experiments fitted on {len(train)} patches in "
+          f"{time.perf_counter() - w:.0f} s")  # fmt: skip
+    for m in models:
+        m.set_threads(1)
+    seconds = np.zeros(len(models))
+    read = 0.0
+    for i in range(n):
+        w = time.perf_counter()
+        features = PatchFeatures(read_patch_pixels(pred, i, sentinel=SentinelOptions.of(options)))
+        read += time.perf_counter() - w
+        for j, m in enumerate(models):
+            w = time.perf_counter()
+            m.predict_pixels(features)
+            seconds[j] += time.perf_counter() - w
+    per_patch = (read + seconds.sum()) / n
+    fused = [m.experiment.features.use_satellite for m in models]
+    sat = float(seconds[fused].sum())
+    print(f"one thread, {n} patches: {per_patch:.1f} s per patch for all 17 (reading "
+          f"{read / n:.2f} s; the Sentinel-2 experiments {sat / n:.1f} s)")  # fmt: skip
+    for s_m, m in sorted(zip(seconds, models, strict=True), key=lambda t: -t[0])[:6]:
+        print(f"  {m.name:30s} {s_m / n:6.2f} s per patch")
+    hours = FULL_PATCHES * per_patch / 3600
+    need = math.ceil(hours / target_hours)
+    print(f"  full release, every experiment: {FULL_PATCHES:,} x {per_patch:.1f} s = "
+          f"{hours:,.0f} worker-hours; workers for {target_hours:g} h: "
+          f"ceil({hours:,.0f} / {target_hours:g}) = {need}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/flair-hdbscan-full-release-cache"))
@@ -67,6 +114,13 @@ def main() -> None:
     parser.add_argument("--experiment", default="knn")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--target-hours", type=float, default=24.0)
+    parser.add_argument(
+        "--study-patches",
+        type=int,
+        default=0,
+        help="also time all 17 experiments on this many patches, one thread (0: skip)",
+    )
+    parser.add_argument("--skip-predict", action="store_true", help="skip the kNN prediction")
     parser.add_argument(
         "--unique-share",
         type=float,
@@ -102,6 +156,10 @@ def main() -> None:
     print(f"fit on {len(train)} patches of {train_root}; predict {len(pred)} patches "
           f"({n_pixels:,} pixels) of {predict_root}")  # fmt: skip
 
+    if args.study_patches:
+        study_per_patch(train, pred, args.study_patches, args.target_hours)
+    if args.skip_predict:
+        return
     c, w = _cpu(), time.perf_counter()
     sample = read_training_sample(train, stride=10, sentinel=sentinel, executor=LocalExecutor())
     print(f"training sample in this process: {len(sample):,} pixels, "
