@@ -24,26 +24,33 @@ ONE_BY_ONE = (
 )
 
 
-def test_pass_matrices_equal_every_pixel_predicted_one_by_one(full, test_ds):
+def test_pass_equals_every_pixel_predicted_one_by_one(full, test_ds):
     """Reading each file once, distinct pixels once and every model at once changes nothing.
 
     The pass runs the five models together on the first test patch, as ``run`` does on
-    every patch; the plain way predicts that patch's pixels one model at a time.
+    every patch, and keeps that patch's maps; the plain way predicts every 4th pixel along
+    each axis, duplicates included, one model at a time. The pass's confusion matrices are
+    its maps against the truth.
     """
     one = copy.copy(test_ds)
     one.patches = test_ds.patches[:1]
+    pid = one.patches[0].patch_id
     models = tuple(full.models[name] for name in ONE_BY_ONE)
     ledger = Ledger(None, {"test": "one-by-one"}, len(models))
-    summary = predict_split(PredictPlan(one, models, score=True), ledger, LocalExecutor())
-    assert summary.ok and ledger.done == {one.patches[0].patch_id}
+    plan = PredictPlan(one, models, score=True, keep=frozenset([pid]))
+    summary = predict_split(plan, ledger, LocalExecutor())
+    assert summary.ok and ledger.done == {pid}
+    truth = one.read_labels(0)
     for model, matrix in zip(models, ledger.matrices, strict=True):
+        kept = summary.arrays[pid]["pred"][model.name]
+        assert kept.shape == truth.shape
+        np.testing.assert_array_equal(confusion_matrix(truth.ravel(), kept.ravel()), matrix)
         spec = model.experiment.features
         sentinel = SentinelOptions.of(model.options) if spec.use_satellite else None
-        px = read_patch_pixels(one, 0, sentinel=sentinel)
-        X = feature_table(px.aerial, px.s2, spec)  # every pixel, duplicates included
-        cm = confusion_matrix(px.labels, np.asarray(model.estimator.predict(X)))
-        assert cm.sum() == px.labels.size - np.count_nonzero(px.labels == 255)
-        np.testing.assert_array_equal(cm, matrix, model.name)
+        px = read_patch_pixels(one, 0, sentinel=sentinel, stride=4)
+        X = feature_table(px.aerial, px.s2, spec)
+        one_by_one = np.asarray(model.estimator.predict(X))
+        np.testing.assert_array_equal(one_by_one, kept[::4, ::4].ravel(), model.name)
 
 
 def test_previous_engine_differs_only_among_rows_at_equal_distance():
