@@ -1,5 +1,6 @@
 """The label-budget study inside the pipeline: run, the budget command, files and verdict."""
 
+import copy
 import json
 
 import numpy as np
@@ -53,13 +54,15 @@ def test_budget_rows_count_labels_from_the_pool_without_filtering(budget, sample
 
 
 def test_satellite_and_robust_features_are_available(sample, test_ds):
+    one = copy.copy(test_ds)  # scored on one test patch: the features are what is tested
+    one.patches = test_ds.patches[:1]
     opts = BudgetOptions(budgets=(13,), seeds=1, hdbscan=("leaf:10:5",),
                          features="satellite-robust")  # fmt: skip
-    result = run_budget(sample, test_ds, StudyOptions(), opts, train_split="train")
+    result = run_budget(sample, one, StudyOptions(), opts, train_split="train")
     assert {r.method for r in result.rows} == {"knn", "hdbscan", "kmeans", "oracle"}
     aerial_only = PixelSample(sample.aerial, None, sample.labels, sample.patch)
     with pytest.raises(OptionError, match="Sentinel-2"):
-        run_budget(aerial_only, test_ds, StudyOptions(), opts, train_split="train")
+        run_budget(aerial_only, one, StudyOptions(), opts, train_split="train")
 
 
 def test_budget_options_are_checked():
