@@ -46,6 +46,15 @@ LONGEST_FIRST = (
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    # With one xdist worker per core, each worker (and the CLI processes it starts) keeps to
+    # its own core: the kNN's threads, sized to the cores a process may use, then stop
+    # competing with the other worker's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if worker.startswith("gw") and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if count == len(cpus):
+            os.sched_setaffinity(0, {cpus[int(worker[2:]) % len(cpus)]})
 
 
 def pytest_collection_modifyitems(items):
