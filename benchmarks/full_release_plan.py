@@ -63,13 +63,18 @@ def _worker_memory(client) -> dict[str, int]:
 
 
 def study_per_patch(train, pred, n: int, target_hours: float) -> None:
-    """All 17 experiments fitted on ``train``, timed predicting ``n`` patches on one thread."""
-    import numpy as np
+    """All 17 experiments fitted on ``train``, timed predicting ``n`` patches on one thread.
 
+    The patches go through the study's own pass (:func:`~flair_hdbscan.passes.predict_split`,
+    in this process), whose ledger keeps each model's prediction seconds.
+    """
+    import copy
+
+    from flair_hdbscan.executors import LocalExecutor
     from flair_hdbscan.experiments import select_experiments
-    from flair_hdbscan.model import PatchFeatures
+    from flair_hdbscan.ledger import Ledger
     from flair_hdbscan.options import StudyOptions
-    from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels
+    from flair_hdbscan.passes import PredictPlan, predict_split
     from flair_hdbscan.study import data_identity
     from flair_hdbscan.training import fit_models
 
@@ -78,23 +83,20 @@ def study_per_patch(train, pred, n: int, target_hours: float) -> None:
     _, models = fit_models(train, select_experiments("all"), options, data=data_identity(train))
     print(f"\nall 17 experiments fitted on {len(train)} patches in "
           f"{time.perf_counter() - w:.0f} s")  # fmt: skip
-    for m in models:
-        m.set_threads(1)
-    seconds = np.zeros(len(models))
-    read = 0.0
-    for i in range(n):
-        w = time.perf_counter()
-        features = PatchFeatures(read_patch_pixels(pred, i, sentinel=SentinelOptions.of(options)))
-        read += time.perf_counter() - w
-        for j, m in enumerate(models):
-            w = time.perf_counter()
-            m.predict_pixels(features)
-            seconds[j] += time.perf_counter() - w
-    per_patch = (read + seconds.sum()) / n
+    some = copy.copy(pred)
+    some.patches = pred.patches[:n]
+    ledger = Ledger(None, {"benchmark": "study per patch"}, len(models))
+    w = time.perf_counter()
+    summary = predict_split(PredictPlan(some, tuple(models), score=True), ledger, LocalExecutor())
+    wall = time.perf_counter() - w
+    if summary.failed:
+        raise SystemExit(f"failed patches: {summary.failed[:3]}")
+    seconds = ledger.seconds
+    per_patch = wall / n
     fused = [m.experiment.features.use_satellite for m in models]
-    sat = float(seconds[fused].sum())
-    print(f"one thread, {n} patches: {per_patch:.1f} s per patch for all 17 (reading "
-          f"{read / n:.2f} s; the Sentinel-2 experiments {sat / n:.1f} s)")  # fmt: skip
+    print(f"one thread, {n} patches: {per_patch:.1f} s per patch for all 17 (reading and "
+          f"featurising {(wall - seconds.sum()) / n:.2f} s; the Sentinel-2 experiments "
+          f"{seconds[fused].sum() / n:.1f} s)")  # fmt: skip
     for s_m, m in sorted(zip(seconds, models, strict=True), key=lambda t: -t[0])[:6]:
         print(f"  {m.name:30s} {s_m / n:6.2f} s per patch")
     hours = FULL_PATCHES * per_patch / 3600
