@@ -114,14 +114,16 @@ def test_sequential_ties_match_hdbscan_on_the_canonical_linkage(kind, method, mc
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_weighted_core_distances_count_copies(seed):
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_weighted_core_distances_count_copies(seed, chunks):
+    # rows shared among interleaved chunks (numba threads) give the same answer
     X = pixel_like(300, seed)
     _, rows, counts, inverse = canonical_rows(X)
     data = rows.astype(np.float64)
     for k in (1, 4, 10):
         order, start, end, left, right, lo, hi = kdtree.build_tree(data, 4)
         core2_t, _ = kdtree.core_distances2(
-            data[order], counts[order], start, end, left, right, lo, hi, k
+            data[order], counts[order], start, end, left, right, lo, hi, k, chunks
         )
         core2 = np.empty_like(core2_t)
         core2[order] = core2_t
@@ -130,10 +132,11 @@ def test_weighted_core_distances_count_copies(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("k", [1, 5])
-def test_spanning_tree_is_the_canonical_one(seed, k):
+@pytest.mark.parametrize(("k", "chunks"), [(1, 1), (5, 1), (5, 3)])
+def test_spanning_tree_is_the_canonical_one(seed, k, chunks):
     # under a strict total order of edges the minimum spanning tree is unique: Borůvka on
-    # the k-d tree must find exactly Kruskal's edges over all pairs
+    # the k-d tree must find exactly Kruskal's edges over all pairs, however its rows are
+    # shared among chunks (numba threads)
     X = pixel_like(250, seed)
     _, rows, _, _ = canonical_rows(X)
     data = rows.astype(np.float64)
@@ -142,7 +145,7 @@ def test_spanning_tree_is_the_canonical_one(seed, k):
         data[order], np.ones(len(rows), dtype=np.int64), start, end, left, right, lo, hi, k
     )
     a, b, mr2, _ = boruvka.minimum_spanning_tree(
-        data[order], order, core2_t, knn, start, end, left, right, lo, hi
+        data[order], order, core2_t, knn, start, end, left, right, lo, hi, chunks
     )
     ours = np.column_stack(
         [np.minimum(order[a], order[b]), np.maximum(order[a], order[b]), np.sqrt(mr2)]

@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 #: Times a task that raised an unexpected error is run again (on any worker).
 RETRIES = 2
 
+#: Dask settings of the workers of a local cluster. Dask starts workers with glibc's
+#: ``MALLOC_TRIM_THRESHOLD_`` set, which also fixes glibc's mmap threshold: every array over
+#: 128 KiB is then mapped afresh and page-faulted on first touch, and a prediction task
+#: (arrays of 262,144 pixels) ran 20-30 % slower than in a plain process
+#: (``benchmarks/study_speed.py``). The workers keep glibc's defaults instead.
+LOCAL_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
 Task = Callable[[Any, int], Any]
 #: ``on_result(index, result, error)``: exactly one of ``result`` and ``error`` is set.
 OnResult = Callable[[int, Any, str | None], None]
@@ -156,6 +163,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         OptionError: if the scheduler cannot be reached.
         FaultError: if the local cluster cannot start.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -171,13 +179,14 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         return
     n = workers or os.cpu_count() or 1
     try:
-        cluster = LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,
-        )
+        with dask.config.set(LOCAL_WORKER_CONFIG):
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
+            )
     except (OSError, TimeoutError, RuntimeError) as exc:
         raise FaultError(f"cannot start a local Dask cluster of {n} workers: {exc}") from None
     with cluster, Client(cluster) as client:

