@@ -49,6 +49,12 @@ def test_unique_rows_reconstruct_features(train_ds):
         small = feature_table(px.aerial[first], s2, spec)
         np.testing.assert_array_equal(small[inverse], full)
         assert len(first) < px.aerial.shape[0]
+        # each distinct row once, by its first pixel, in increasing order of its values
+        key = pack_aerial(px.aerial) | ((px.s2_cell << 40) if sat else 0)
+        assert np.unique(key[first]).size == first.size
+        assert np.all(np.diff(key[first]) > 0)
+        for u in (0, first.size // 2, first.size - 1):
+            assert first[u] == np.flatnonzero(key == key[first[u]]).min()
 
 
 def test_bilinear_keeps_every_row(train_ds):

@@ -151,7 +151,11 @@ def pack_aerial(aerial: np.ndarray) -> np.ndarray:
         aerial: ``(n, 5) uint8``.
 
     Returns:
-        ``(n,) int64`` keys, equal exactly when the five values are equal.
+        ``(n,) int64`` keys ``a0·2³² + a1·2²⁴ + a2·2¹⁶ + a3·2⁸ + a4``, equal exactly when
+        the five values are equal.
     """
-    a = np.asarray(aerial, dtype=np.int64)
-    return (a[:, 0] << 32) | (a[:, 1] << 24) | (a[:, 2] << 16) | (a[:, 3] << 8) | a[:, 4]
+    a = np.asarray(aerial, dtype=np.uint8)
+    # the five bytes as the low bytes of a big-endian 8-byte word: one copy, no arithmetic
+    word = np.zeros((a.shape[0], 8), dtype=np.uint8)
+    word[:, 3:] = a
+    return word.view(">u8").ravel().astype(np.int64)
