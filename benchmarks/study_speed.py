@@ -9,13 +9,15 @@ One run prints, side by side:
    faster elsewhere) and the prediction pass;
 2. on a 40-patch tree, ``knn`` and ``hdbscan`` scored in-sample as the notebook scores
    them, run as ``flair-hdbscan run`` runs them (default options and backend, a local Dask
-   cluster of ``--workers``, started before the clock), against the plain notebook way run
-   to completion: every pixel of the split in memory as float64 features (value / 255),
-   scikit-learn's ``KNeighborsClassifier`` and the ``hdbscan`` library's ``HDBSCAN`` with its
-   defaults, in this one process; then both together.
+   cluster of ``--workers``, started before the clock; run once before and once after the
+   plain way, the two times averaged), against the plain notebook way run to completion:
+   every pixel of the split in memory as float64 features (value / 255), scikit-learn's
+   ``KNeighborsClassifier`` and the ``hdbscan`` library's ``HDBSCAN`` with its defaults, in
+   this one process; then both together.
 
 Generated trees are written once into ``--cache`` and reused (200 patches take minutes).
-numba code is compiled (or loaded from its cache) before any clock starts.
+numba code is compiled (or loaded from its cache) before any clock starts, in this process
+and in each Dask worker, which also imports the package there: both ways start warm.
 
 Usage: python benchmarks/study_speed.py [--workers 2] [--skip-study] [--skip-plain]
 """
@@ -123,6 +125,14 @@ def warm_up() -> None:
     KDTreeClassifier().fit(warm.astype(np.float64), np.arange(500) % 3).predict(warm)
 
 
+def warm_workers(executor) -> None:
+    """Give each Dask worker what ``warm_up`` gives this process: imports and numba code."""
+    client = getattr(executor, "client", None)
+    if client is not None:
+        client.run(warm_up)
+        client.run(lambda: __import__("flair_hdbscan.passes"))
+
+
 def whole_study(root: Path, workers: int) -> None:
     """All 17 experiments, fit on the training split, scored on the test split."""
     from flair_hdbscan.dataset import FlairDataset
@@ -134,6 +144,7 @@ def whole_study(root: Path, workers: int) -> None:
     test = FlairDataset.from_root(root, "test")
     load = os.getloadavg()
     with make_executor(None, workers) as executor:
+        warm_workers(executor)
         result, wall, cpu = timed(
             lambda: run_study(train, test, "all", StudyOptions(), map_patches=0, executor=executor)
         )
@@ -167,15 +178,23 @@ def against_notebook(root: Path, workers: int) -> None:
     totals = np.zeros(4)
     started = time.perf_counter()
     with make_executor(None, workers) as executor:
-        print(f"   (local cluster started in {time.perf_counter() - started:.1f} s, not counted)")
+        warm_workers(executor)
+        print(f"   (local cluster started and its workers warmed up in "
+              f"{time.perf_counter() - started:.1f} s, not counted)")  # fmt: skip
         for name, plain in (("knn", plain_knn), ("hdbscan", plain_hdbscan)):
             load = os.getloadavg()[0]
+
+            def run_ours(n: str = name):
+                return run_study(ds, ds, [n], StudyOptions(), map_patches=0, executor=executor)
+
+            # ours before and after the plain way, averaged: a drift of the machine's speed
+            # during the long plain run weighs on both sides alike
+            result, t_before, c_before = timed(run_ours)
             plain_miou, t_plain, c_plain = timed(plain, ds)
-            result, t_ours, c_ours = timed(
-                lambda n=name: run_study(
-                    ds, ds, [n], StudyOptions(), map_patches=0, executor=executor
-                )
-            )
+            _, t_after, c_after = timed(run_ours)
+            t_ours, c_ours = (t_before + t_after) / 2, (c_before + c_after) / 2
+            print(f"   ({name}: ours {t_before:.1f} s before the plain way, "
+                  f"{t_after:.1f} s after)")  # fmt: skip
             ours = result.experiments[0]["miou"]
             totals += (t_plain, t_ours, c_plain, c_ours)
             print(f"   {name:10s} {t_plain:9.1f} {t_ours:8.1f} {t_plain / t_ours:8.1f}x "
