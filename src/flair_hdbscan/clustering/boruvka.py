@@ -28,7 +28,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from flair_hdbscan.clustering.kdtree import box_dist2, dist2
+from flair_hdbscan.clustering.kdtree import dist2, push_children
 
 
 @numba.njit(cache=True, inline="always")
@@ -54,6 +54,20 @@ def key_less(mr_a, d_a, lo_a, hi_a, mr_b, d_b, lo_b, hi_b) -> bool:
     if lo_a != lo_b:
         return lo_a < lo_b
     return hi_a < hi_b
+
+
+@numba.njit(cache=True, inline="always")
+def offer(b_mr, b_d, b_lo, b_hi, b_a, b_b, c, mr, d, rank, p, q) -> None:
+    """Make edge ``p``–``q`` component ``c``'s best if its key precedes the best so far."""
+    lo_r = min(rank[p], rank[q])
+    hi_r = max(rank[p], rank[q])
+    if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
+        b_mr[c] = mr
+        b_d[c] = d
+        b_lo[c] = lo_r
+        b_hi[c] = hi_r
+        b_a[c] = p
+        b_b[c] = q
 
 
 @numba.njit(cache=True)
@@ -94,22 +108,12 @@ def _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_c
             if comp[q] == c:
                 continue
             d = dist2(data, p, q)
-            mr = max(core2[p], core2[q], d)
-            lo_r = min(rank[p], rank[q])
-            hi_r = max(rank[p], rank[q])
-            if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
-                b_mr[c] = mr
-                b_d[c] = d
-                b_lo[c] = lo_r
-                b_hi[c] = hi_r
-                b_a[c] = p
-                b_b[c] = q
+            offer(b_mr, b_d, b_lo, b_hi, b_a, b_b, c, max(core2[p], core2[q], d), d, rank, p, q)
     for p in range(t, m, chunks):
         c = comp[p]
         cp = core2[p]
         if cp > b_mr[c]:
             continue
-        rp = rank[p]
         sp = 1
         stack_n[0] = 0
         stack_lb[0] = 0.0
@@ -130,33 +134,9 @@ def _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_c
                     if cq > b_mr[c]:
                         continue
                     d = dist2(data, p, q)
-                    mr = max(cp, cq, d)
-                    rq = rank[q]
-                    lo_r = min(rp, rq)
-                    hi_r = max(rp, rq)
-                    if key_less(mr, d, lo_r, hi_r, b_mr[c], b_d[c], b_lo[c], b_hi[c]):
-                        b_mr[c] = mr
-                        b_d[c] = d
-                        b_lo[c] = lo_r
-                        b_hi[c] = hi_r
-                        b_a[c] = p
-                        b_b[c] = q
+                    offer(b_mr, b_d, b_lo, b_hi, b_a, b_b, c, max(cp, cq, d), d, rank, p, q)
             else:
-                lc = left[node]
-                rc = right[node]
-                dl = box_dist2(lo, hi, lc, data, p)
-                dr = box_dist2(lo, hi, rc, data, p)
-                if dl <= dr:
-                    stack_n[sp] = rc
-                    stack_lb[sp] = dr
-                    stack_n[sp + 1] = lc
-                    stack_lb[sp + 1] = dl
-                else:
-                    stack_n[sp] = lc
-                    stack_lb[sp] = dl
-                    stack_n[sp + 1] = rc
-                    stack_lb[sp + 1] = dr
-                sp += 2
+                sp = push_children(stack_n, stack_lb, sp, node, left, right, lo, hi, data, p)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

@@ -52,6 +52,21 @@ def box_dist2(lo: np.ndarray, hi: np.ndarray, node: int, data: np.ndarray, a: in
     return acc
 
 
+@numba.njit(cache=True, inline="always")
+def push_children(stack_n, stack_lb, sp, node, left, right, lo, hi, data, p) -> int:
+    """Push both children of ``node`` with their box bounds, the nearer on top; new depth."""
+    lc = left[node]
+    rc = right[node]
+    dl = box_dist2(lo, hi, lc, data, p)
+    dr = box_dist2(lo, hi, rc, data, p)
+    near, far, d_near, d_far = (lc, rc, dl, dr) if dl <= dr else (rc, lc, dr, dl)
+    stack_n[sp] = far
+    stack_lb[sp] = d_far
+    stack_n[sp + 1] = near
+    stack_lb[sp + 1] = d_near
+    return sp + 2
+
+
 @numba.njit(cache=True)
 def build_tree(data: np.ndarray, leaf_size: int):
     """Build a k-d tree: median split along the widest column, leaves of ≤ ``leaf_size``.
@@ -205,21 +220,7 @@ def _core_chunk(data, weights, start, end, left, right, lo, hi, min_samples, t, 
                     elif d < heap_d[0]:
                         _heap_replace_top(heap_d, heap_i, size, d, q)
             else:
-                lc = left[node]
-                rc = right[node]
-                dl = box_dist2(lo, hi, lc, data, p)
-                dr = box_dist2(lo, hi, rc, data, p)
-                if dl <= dr:
-                    stack_n[sp] = rc
-                    stack_lb[sp] = dr
-                    stack_n[sp + 1] = lc
-                    stack_lb[sp + 1] = dl
-                else:
-                    stack_n[sp] = lc
-                    stack_lb[sp] = dl
-                    stack_n[sp + 1] = rc
-                    stack_lb[sp + 1] = dr
-                sp += 2
+                sp = push_children(stack_n, stack_lb, sp, node, left, right, lo, hi, data, p)
         order = np.argsort(heap_d[:size], kind="mergesort")
         total = 0
         core2[p] = np.inf
