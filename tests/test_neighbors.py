@@ -9,7 +9,12 @@ from sklearn.neighbors import NearestNeighbors
 from flair_hdbscan import exact_distance
 from flair_hdbscan.budget.methods import vote
 from flair_hdbscan.models import KDTreeClassifier
-from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range
+from flair_hdbscan.neighbors import (
+    ExactNeighbors,
+    brute_force_neighbors,
+    check_range,
+    locate_rows,
+)
 
 
 def _canonical_by_sklearn(X, Q, k):
@@ -126,3 +131,60 @@ def test_threads_do_not_change_the_answer():
     one = KDTreeClassifier(n_jobs=1).fit(X, y)
     two = KDTreeClassifier(n_jobs=2).fit(X, y)
     np.testing.assert_array_equal(one.kneighbors(Q), two.kneighbors(Q))
+
+
+def test_locate_rows_matches_values_and_reports_absent_rows():
+    rng = np.random.default_rng(3)
+    within = np.unique(_pixel_features(rng, 2000), axis=0)
+    pick = rng.permutation(within.shape[0])[:300]
+    rows = np.concatenate([within[pick], within[:1] + np.float32(0.5)])  # one row absent
+    where = locate_rows(rows, within)
+    np.testing.assert_array_equal(where[:-1], pick)
+    assert where[-1] == -1
+    zeros = np.zeros((1, 5))
+    assert locate_rows(-zeros, zeros)[0] == 0  # -0.0 equals 0.0
+    assert (locate_rows(rows[:, :4], within) == -1).all()  # other columns: nothing
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_borrowed_candidates_give_the_canonical_answer(seed, monkeypatch):
+    """An index over most of another's points answers exactly from the other's candidates.
+
+    The borrower holds 92 % of the lender's distinct points (and so lacks some of the
+    candidates it is lent): its answers equal brute force over its own rows, and its own
+    tree is asked only about the queries the lent candidates do not certify.
+    """
+    rng = np.random.default_rng(seed)
+    X = _pixel_features(rng, 4000)
+    X = np.concatenate([X, X[:800]])
+    y = rng.integers(0, 13, size=X.shape[0])
+    lender = KDTreeClassifier().fit(X, y)
+    points = lender.points_
+    lacked = rng.permutation(points.shape[0])[: int(0.08 * points.shape[0])]
+    keep = ~np.isin(locate_rows(X, points), lacked)
+    borrower = KDTreeClassifier().fit(X[keep], y[keep])
+    assert borrower.index_.borrow_candidates(lender.index_)
+    asked = []
+    own = borrower.index_._candidates
+    monkeypatch.setattr(
+        borrower.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c)
+    )
+    Q = _pixel_features(rng, 1500)
+    lender.predict(Q)  # lends its candidates for these queries
+    rows = borrower.kneighbors(Q)
+    np.testing.assert_array_equal(rows, brute_force_neighbors(X[keep], Q, 5))
+    assert sum(asked) < 0.2 * len(Q)  # most queries settled from the lent candidates
+    asked.clear()
+    borrower.kneighbors(Q[::-1])  # other queries than the lender's last: its own tree
+    assert asked[0] == len(Q)
+
+
+def test_borrowing_is_refused_without_the_points():
+    rng = np.random.default_rng(4)
+    X = _pixel_features(rng, 3000)
+    y = rng.integers(0, 13, size=X.shape[0])
+    lender = KDTreeClassifier().fit(X[:2900], y[:2900])
+    assert not KDTreeClassifier().fit(X, y).index_.borrow_candidates(lender.index_)  # extra
+    assert (
+        not KDTreeClassifier().fit(X[:2000], y[:2000]).index_.borrow_candidates(lender.index_)
+    )  # too few of the lender's points: most lent candidates would be absent

@@ -127,7 +127,8 @@ def settle(
     Args:
         Q: ``(q, f)`` queries.
         P: ``(m, f)`` distinct training points.
-        cand: ``(q, c) int64`` candidate points of each query (any order).
+        cand: ``(q, c) int64`` candidate points of each query (any order; ``-1`` marks no
+            candidate).
         lower: ``(q,) float64`` lower bound of the squared distance of every point not in
             ``cand[i]`` (unused when ``exhaustive``).
         ptr: ``(m + 1,)`` integer: the rows of point ``u`` are ``rows[ptr[u]:ptr[u + 1]]``.
@@ -151,15 +152,19 @@ def settle(
     merge = np.empty(k * c, np.int64)
     for i in range(nq):
         q = Q[i]
+        cc = 0  # candidates of this query
         for j in range(c):
             u = cand[i, j]
+            if u < 0:
+                continue
             s = 0.0
             for d in range(f):
                 t = np.float64(P[u, d]) - np.float64(q[d])
                 s += t * t
             F[j] = s
-            order[j] = j
-        for j in range(1, c):  # insertion sort: c is small
+            order[cc] = j
+            cc += 1
+        for j in range(1, cc):  # insertion sort: c is small
             x = order[j]
             p = j - 1
             while p >= 0:
@@ -174,11 +179,11 @@ def settle(
         taken = 0
         j = 0
         cutoff = 0.0
-        while j < c and need > 0:
+        while j < cc and need > 0:
             first = order[j]
             e = j + 1
             level_max = F[first]
-            while e < c:
+            while e < cc:
                 y = order[e]
                 if _compare(q, P[cand[i, first]], P[cand[i, y]], F[first], F[y], tol, buf) != 0:
                     break

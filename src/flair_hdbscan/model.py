@@ -10,6 +10,7 @@ spread back to every pixel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from flair_hdbscan.pixels import PatchPixels, unique_rows
 from flair_hdbscan.provenance import digest
 from flair_hdbscan.seeds import derive_seed
 
-__all__ = ["ExperimentModel", "FitRecord", "PatchFeatures"]
+__all__ = ["ExperimentModel", "FitRecord", "PatchFeatures", "share_candidates"]
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,33 @@ class ExperimentModel:
         Xs = self.estimator[:-1].transform(X) if len(self.estimator) > 1 else X
         ids = np.asarray(self.estimator[-1].predict_clusters(Xs), dtype=np.int32)
         return pred, ids[inverse]
+
+
+def share_candidates(models: Sequence[ExperimentModel]) -> list[tuple[str, str]]:
+    """Let each HDBSCAN model's kNN borrow the tree candidates of the kNN of its features.
+
+    An HDBSCAN experiment propagates clusters by a kNN over its clustered pixels, a subset
+    of the pixels of the kNN experiment with the same features; when nearly all of them
+    are clustered, one tree query serves both (see
+    :meth:`~flair_hdbscan.neighbors.ExactNeighbors.borrow_candidates`). Predictions are
+    unchanged; the kNN model must predict a patch first (the experiments' order).
+
+    Args:
+        models: the models of one pass.
+
+    Returns:
+        ``(hdbscan model, knn model)`` names of the pairs linked.
+    """
+    lenders: dict[Any, ExperimentModel] = {}
+    for m in models:
+        if m.experiment.method == "knn":
+            lenders.setdefault(m.experiment.features, m)
+    pairs = []
+    for m in models:
+        lender = lenders.get(m.experiment.features) if m.is_hdbscan else None
+        if lender is None:
+            continue
+        borrower = m.estimator[-1].knn_.index_
+        if borrower.borrow_candidates(lender.estimator[-1].index_):
+            pairs.append((m.name, lender.name))
+    return pairs

@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pandas as pd
 
 from flair_hdbscan.exact_distance import U, settle
 
@@ -45,12 +46,17 @@ __all__ = [
     "brute_force_neighbors",
     "check_range",
     "default_threads",
+    "locate_rows",
     "spatial_order",
 ]
 
 #: Smallest and largest magnitudes for which the exact comparison is exact.
 TINY = 2.0**-400
 HUGE = 2.0**400
+
+#: Smallest share of a source index's points an index must hold to borrow its candidates:
+#: with 8 first candidates, enough of them hold rows here for nearly every query.
+BORROW_COVERAGE = 0.9
 
 #: Relative error margin of the tree's squared distances (and of its pruning) by dtype:
 #: far wider than their float rounding (about 1e-5 for float32 over 16 features and a
@@ -116,6 +122,44 @@ def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     if used:
         words.append(word)
     return np.lexsort(words[::-1])
+
+
+def locate_rows(rows: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Position of each of ``rows`` among ``within``, by equal values (-1 where absent).
+
+    Rows are matched by a hash of their float64 bytes, then checked value for value: a
+    colliding hash makes rows absent, never matched wrongly.
+
+    Args:
+        rows: ``(a, f)`` float rows.
+        within: ``(b, f)`` float rows, distinct.
+
+    Returns:
+        ``(a,) int64``.
+    """
+    a = np.ascontiguousarray(rows, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
+    b = np.ascontiguousarray(within, dtype=np.float64) + 0.0
+    if a.shape[1] != b.shape[1]:
+        return np.full(a.shape[0], -1, dtype=np.int64)
+
+    def digest(x: np.ndarray) -> np.ndarray:  # splitmix64's mixing of each word, chained
+        h = np.zeros(x.shape[0], dtype=np.uint64)
+        for word in x.view(np.uint64).T:
+            z = (h ^ word) * np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            h = z ^ (z >> np.uint64(31))
+        return h
+
+    keys = pd.Index(digest(b))
+    if not keys.is_unique:  # two rows of ``within`` share a hash: match nothing
+        return np.full(a.shape[0], -1, dtype=np.int64)
+    where = keys.get_indexer(digest(a)).astype(np.int64)
+    found = where >= 0
+    same = np.zeros(a.shape[0], dtype=bool)
+    same[found] = (a[found] == b[where[found]]).all(axis=1)
+    where[~same] = -1
+    return where
 
 
 def brute_force_neighbors(X: np.ndarray, Q: np.ndarray, k: int) -> np.ndarray:
@@ -193,6 +237,49 @@ class ExactNeighbors:
         cls_type = np.uint8 if self.n_classes <= 256 else np.int32
         self.row_cls = np.asarray(classes).ravel()[order].astype(cls_type)
         self.tree = KDTree(self.points, leafsize=16)
+        self._lent: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
+        self._lends = False
+        self._source: tuple[ExactNeighbors, np.ndarray] | None = None
+
+    def borrow_candidates(self, source: ExactNeighbors) -> bool:
+        """Take each batch's first candidates from ``source``'s query of the same batch.
+
+        Allowed when ``source`` holds every point of this index and this index holds at
+        least :data:`BORROW_COVERAGE` of ``source``'s points (an HDBSCAN model's clustered
+        pixels within the kNN model's pixels of the same features). ``source``'s ``c``
+        nearest points, less those this index lacks, and its reach are then candidates
+        and a lower bound here too, so the tree is not walked twice for the same queries;
+        the answer stays the canonical one (a query they do not certify is asked again of
+        this index's own tree). ``source`` keeps its last batch's candidates to lend them.
+
+        Args:
+            source: an index over a superset of these points.
+
+        Returns:
+            Whether candidates will be borrowed.
+        """
+        if source is self or self.n_points < BORROW_COVERAGE * source.n_points:
+            return False
+        where = locate_rows(self.points, source.points)
+        if (where < 0).any():
+            return False
+        mapping = np.full(source.n_points, -1, dtype=np.int64)
+        mapping[where] = np.arange(self.n_points)
+        self._source = (source, mapping)
+        source._lends = True
+        return True
+
+    def _borrowed(self, Q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``source``'s candidates for exactly these queries, in this index's numbering."""
+        if self._source is None:
+            return None
+        source, mapping = self._source
+        lent = source._lent
+        if lent is None or lent[1] != c or lent[0].shape != Q.shape:
+            return None
+        if not np.array_equal(lent[0], Q):
+            return None
+        return mapping[lent[2]], lent[3]
 
     @property
     def n_points(self) -> int:
@@ -235,6 +322,8 @@ class ExactNeighbors:
         if Qt.dtype != Q.dtype:  # the tree saw rounded queries: widen by how far they moved
             moved = np.sqrt(((Q - Qt.astype(Q.dtype)) ** 2).sum(axis=1)) * (1 + 1e-6)
             reach = np.maximum(np.sqrt(np.maximum(reach, 0.0)) - moved, 0.0) ** 2
+        if self._lends:  # read-only copies: a borrower checks the queries are the same
+            self._lent = (Q.copy(), c, idx, reach)
         return idx, reach
 
     def _settle_all(self, Q, cand, reach, k, exhaustive, want_rows):
@@ -283,7 +372,7 @@ class ExactNeighbors:
         out_cls = np.empty(nq, dtype=np.int64)
         out_rows = np.empty((nq, k), dtype=np.int64) if want_rows else None
         pending = np.arange(nq)
-        c = min(m, first or k + 3)
+        c = start_c = min(m, first or k + 3)
         while pending.size:
             if c >= m:  # every point is a candidate: certified by exhaustion, in blocks
                 block = max(1, 4_000_000 // m)
@@ -299,7 +388,8 @@ class ExactNeighbors:
                     )
                     reach = np.zeros(sel.size)
                 else:
-                    cand, reach = self._candidates(Qp, c)
+                    borrowed = self._borrowed(Qp, c) if c == start_c else None
+                    cand, reach = borrowed or self._candidates(Qp, c)
                 cls, rows, ok = self._settle_all(Qp, cand, reach, k, c >= m, want_rows)
                 out_cls[sel[ok]] = cls[ok]
                 if out_rows is not None:

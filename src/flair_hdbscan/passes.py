@@ -27,7 +27,7 @@ from flair_hdbscan.geotiff import stale_temporaries, write_class_map
 from flair_hdbscan.layout import pred_name
 from flair_hdbscan.ledger import Ledger
 from flair_hdbscan.metrics import confusion_matrix
-from flair_hdbscan.model import ExperimentModel, PatchFeatures
+from flair_hdbscan.model import ExperimentModel, PatchFeatures, share_candidates
 from flair_hdbscan.nomenclature import N_CLASSES
 from flair_hdbscan.pixels import (
     PixelSample,
@@ -169,6 +169,9 @@ class PredictPlan:
         maps_dir: write ``PRED_<id>.tif`` (one model only) under this folder, or None.
         clusters: also write ``CLUSTER_<id>.tif`` (an HDBSCAN model).
         keep: patch ids whose predicted arrays come back (for the report's figures).
+
+    HDBSCAN models borrow the tree candidates of the kNN model of their features
+    (:func:`~flair_hdbscan.model.share_candidates`), in this process and on every worker.
     """
 
     dataset: FlairDataset
@@ -177,6 +180,13 @@ class PredictPlan:
     maps_dir: str | None = None
     clusters: bool = False
     keep: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        share_candidates(self.models)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)  # on a worker: the models' trees are rebuilt, link them
+        share_candidates(self.models)
 
     @property
     def sentinel(self) -> SentinelOptions | None:
