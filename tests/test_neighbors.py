@@ -8,6 +8,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from flair_hdbscan import exact_distance
 from flair_hdbscan.budget.methods import vote
+from flair_hdbscan.grouped_search import GroupedIndex, distinct_rows, query_groups
 from flair_hdbscan.models import KDTreeClassifier
 from flair_hdbscan.neighbors import (
     ExactNeighbors,
@@ -188,3 +189,51 @@ def test_borrowing_is_refused_without_the_points():
     assert (
         not KDTreeClassifier().fit(X[:2000], y[:2000]).index_.borrow_candidates(lender.index_)
     )  # too few of the lender's points: most lent candidates would be absent
+
+
+def _fused_features(rng, n, groups):
+    """Aerial columns per pixel, then 3 columns shared by all pixels of a group."""
+    s2 = rng.integers(0, 10000, size=(groups, 3)).astype(np.float32) * np.float32(1e-4)
+    return np.concatenate([_pixel_features(rng, n), s2[rng.integers(0, groups, size=n)]], axis=1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grouped_search_gives_the_canonical_answer(seed, monkeypatch):
+    """Queries sharing their last columns, searched by groups: brute force's answer."""
+    rng = np.random.default_rng(seed)
+    X = _fused_features(rng, 6000, 300)
+    X = np.concatenate([X, X[:1000]])
+    y = rng.integers(0, 13, size=X.shape[0])
+    model = KDTreeClassifier().fit(X, y)
+    model.index_.search_groups(5)
+    asked = []
+    own = model.index_._candidates
+    monkeypatch.setattr(model.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c))
+    Q = _fused_features(rng, 2000, 20)
+    np.testing.assert_array_equal(model.kneighbors(Q), brute_force_neighbors(X, Q, 5))
+    assert isinstance(model.index_._grouped, GroupedIndex)  # the grouped search ran
+    assert sum(asked) < 0.1 * len(Q)  # the tree only for the few it did not certify
+
+
+def test_grouped_candidates_are_the_nearest_and_the_reach_bounds_the_rest():
+    rng = np.random.default_rng(5)
+    P = np.unique(_fused_features(rng, 3000, 150), axis=0).astype(np.float64)
+    Q = _fused_features(rng, 500, 10).astype(np.float64)
+    c = 8
+    cand, reach = GroupedIndex(P, 5).candidates(Q, c, query_groups(Q, 5), threads=2)
+    d2 = ((P[None, :, :] - Q[:, None, :]) ** 2).sum(axis=2)
+    for i in range(len(Q)):
+        order = np.sort(d2[i])
+        np.testing.assert_allclose(np.sort(d2[i, cand[i]]), order[:c], rtol=1e-12)
+        others = np.delete(d2[i], cand[i])
+        assert reach[i] <= others.min() and reach[i] >= order[c - 1] * (1 - 1e-6)
+
+
+def test_distinct_rows_are_those_of_unique():
+    rng = np.random.default_rng(6)
+    G = rng.integers(0, 4, size=(1000, 3)).astype(np.float64)
+    G[0, 0] = -0.0
+    rows, codes = distinct_rows(G)
+    np.testing.assert_array_equal(rows[codes], G)
+    assert len(rows) == len(np.unique(G, axis=0))
+    assert list(codes[np.sort(np.unique(codes, return_index=True)[1])]) == list(range(len(rows)))

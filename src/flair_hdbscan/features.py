@@ -68,6 +68,16 @@ class FeatureSpec:
         return cols + ((INTENSITY,) if self.append_intensity else ())
 
     @property
+    def shared_columns(self) -> int:
+        """Trailing columns whose values all pixels of one Sentinel-2 pixel share.
+
+        The 10 Sentinel-2 columns when fused without intensity normalisation (dividing by
+        the intensity mixes aerial values into them), else 0.
+        """
+        mixed = self.scale_by_intensity or self.append_intensity
+        return len(S2_COLUMNS) if self.use_satellite and not mixed else 0
+
+    @property
     def table_key(self) -> tuple[bool, bool, bool]:
         """What the unscaled table depends on (robust scaling is fitted later, per model)."""
         return (self.use_satellite, self.scale_by_intensity, self.append_intensity)

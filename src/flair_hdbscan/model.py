@@ -19,12 +19,13 @@ import numpy as np
 from flair_hdbscan.experiments import Experiment
 from flair_hdbscan.features import FeatureSpec, feature_table
 from flair_hdbscan.models import ClusterThenLabel
+from flair_hdbscan.neighbors import ExactNeighbors
 from flair_hdbscan.options import StudyOptions
 from flair_hdbscan.pixels import PatchPixels, unique_rows
 from flair_hdbscan.provenance import digest
 from flair_hdbscan.seeds import derive_seed
 
-__all__ = ["ExperimentModel", "FitRecord", "PatchFeatures", "share_candidates"]
+__all__ = ["ExperimentModel", "FitRecord", "PatchFeatures", "prepare_pass"]
 
 
 @dataclass(frozen=True)
@@ -164,31 +165,41 @@ class ExperimentModel:
         return pred, ids[inverse]
 
 
-def share_candidates(models: Sequence[ExperimentModel]) -> list[tuple[str, str]]:
-    """Let each HDBSCAN model's kNN borrow the tree candidates of the kNN of its features.
+def _index(model: ExperimentModel) -> ExactNeighbors:
+    """The exact kNN index a model predicts with (an HDBSCAN model's propagating kNN)."""
+    final = model.estimator[-1]
+    return (final.knn_ if isinstance(final, ClusterThenLabel) else final).index_
 
-    An HDBSCAN experiment propagates clusters by a kNN over its clustered pixels, a subset
-    of the pixels of the kNN experiment with the same features; when nearly all of them
-    are clustered, one tree query serves both (see
-    :meth:`~flair_hdbscan.neighbors.ExactNeighbors.borrow_candidates`). Predictions are
-    unchanged; the kNN model must predict a patch first (the experiments' order).
+
+def prepare_pass(models: Sequence[ExperimentModel]) -> list[tuple[str, str]]:
+    """Let the models of one pass share their neighbour searches; predictions are unchanged.
+
+    * Fused Sentinel-2 features are searched group of Sentinel-2 values by group
+      (:meth:`~flair_hdbscan.neighbors.ExactNeighbors.search_groups`).
+    * An HDBSCAN experiment propagates clusters by a kNN over its clustered pixels, a
+      subset of the pixels of the kNN experiment with the same features; when nearly all
+      of them are clustered, one search serves both
+      (:meth:`~flair_hdbscan.neighbors.ExactNeighbors.borrow_candidates`). The kNN model
+      must predict a patch first (the experiments' order).
 
     Args:
         models: the models of one pass.
 
     Returns:
-        ``(hdbscan model, knn model)`` names of the pairs linked.
+        ``(hdbscan model, knn model)`` names of the pairs sharing a search.
     """
+    fitted = [m for m in models if not m.experiment.is_naive]
+    for m in fitted:
+        spec = m.experiment.features
+        shared = spec.shared_columns
+        _index(m).search_groups(len(spec.columns) - shared if shared else 0)
     lenders: dict[Any, ExperimentModel] = {}
-    for m in models:
+    for m in fitted:
         if m.experiment.method == "knn":
             lenders.setdefault(m.experiment.features, m)
     pairs = []
-    for m in models:
+    for m in fitted:
         lender = lenders.get(m.experiment.features) if m.is_hdbscan else None
-        if lender is None:
-            continue
-        borrower = m.estimator[-1].knn_.index_
-        if borrower.borrow_candidates(lender.estimator[-1].index_):
+        if lender is not None and _index(m).borrow_candidates(_index(lender)):
             pairs.append((m.name, lender.name))
     return pairs

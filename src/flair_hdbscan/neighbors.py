@@ -35,6 +35,7 @@ distance ties by a stated rule; the tree itself is pykdtree's.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ __all__ = [
     "check_range",
     "default_threads",
     "locate_rows",
+    "row_digest",
     "spatial_order",
 ]
 
@@ -57,6 +59,10 @@ HUGE = 2.0**400
 #: Smallest share of a source index's points an index must hold to borrow its candidates:
 #: with 8 first candidates, enough of them hold rows here for nearly every query.
 BORROW_COVERAGE = 0.9
+
+#: A batch is searched by groups when it has at least this many queries per distinct
+#: grouped row (a test patch: about 550).
+GROUP_SHARE = 16
 
 #: Relative error margin of the tree's squared distances (and of its pruning) by dtype:
 #: far wider than their float rounding (about 1e-5 for float32 over 16 features and a
@@ -124,6 +130,24 @@ def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     return np.lexsort(words[::-1])
 
 
+def row_digest(x: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's bytes (splitmix64's mixing, chained over the columns).
+
+    Args:
+        x: ``(n, f)`` rows of an 8-byte dtype, C-contiguous.
+
+    Returns:
+        ``(n,) uint64``.
+    """
+    h = np.zeros(x.shape[0], dtype=np.uint64)
+    for word in x.view(np.uint64).T:
+        z = (h ^ word) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h = z ^ (z >> np.uint64(31))
+    return h
+
+
 def locate_rows(rows: np.ndarray, within: np.ndarray) -> np.ndarray:
     """Position of each of ``rows`` among ``within``, by equal values (-1 where absent).
 
@@ -142,19 +166,10 @@ def locate_rows(rows: np.ndarray, within: np.ndarray) -> np.ndarray:
     if a.shape[1] != b.shape[1]:
         return np.full(a.shape[0], -1, dtype=np.int64)
 
-    def digest(x: np.ndarray) -> np.ndarray:  # splitmix64's mixing of each word, chained
-        h = np.zeros(x.shape[0], dtype=np.uint64)
-        for word in x.view(np.uint64).T:
-            z = (h ^ word) * np.uint64(0x9E3779B97F4A7C15)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            h = z ^ (z >> np.uint64(31))
-        return h
-
-    keys = pd.Index(digest(b))
+    keys = pd.Index(row_digest(b))
     if not keys.is_unique:  # two rows of ``within`` share a hash: match nothing
         return np.full(a.shape[0], -1, dtype=np.int64)
-    where = keys.get_indexer(digest(a)).astype(np.int64)
+    where = keys.get_indexer(row_digest(a)).astype(np.int64)
     found = where >= 0
     same = np.zeros(a.shape[0], dtype=bool)
     same[found] = (a[found] == b[where[found]]).all(axis=1)
@@ -240,6 +255,23 @@ class ExactNeighbors:
         self._lent: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
         self._lends = False
         self._source: tuple[ExactNeighbors, np.ndarray] | None = None
+        self._free = 0
+        self._grouped: Any = None  # GroupedIndex once built, False when not worth it
+
+    def search_groups(self, free: int) -> None:
+        """Search queries sharing their columns after the first ``free`` group by group.
+
+        For fused Sentinel-2 features, whose Sentinel-2 columns are shared by the 2,500
+        aerial pixels of a Sentinel-2 pixel (see :mod:`flair_hdbscan.grouped_search`).
+        The search is used for a batch whose queries take at most 1/:data:`GROUP_SHARE`
+        as many distinct grouped rows, on points that take at most 1/4 as many; the
+        answer is the same either way.
+
+        Args:
+            free: columns searched by the tree alone (0: never group).
+        """
+        self._free = int(free)
+        self._grouped = None
 
     def borrow_candidates(self, source: ExactNeighbors) -> bool:
         """Take each batch's first candidates from ``source``'s query of the same batch.
@@ -308,6 +340,27 @@ class ExactNeighbors:
         """Bytes held by the points and the row tables (the tree's own nodes excluded)."""
         return int(self.points.nbytes + self.ptr.nbytes + self.rows.nbytes + self.row_cls.nbytes)
 
+    def _first_candidates(self, Q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first round's candidates: borrowed, searched by groups, or from the tree."""
+        borrowed = self._borrowed(Q, c)
+        if borrowed is not None:
+            return borrowed
+        found = None
+        if self._free and self._grouped is not False:
+            from flair_hdbscan.grouped_search import GroupedIndex, query_groups
+
+            groups = query_groups(Q, self._free)
+            if groups[0].shape[0] * GROUP_SHARE <= Q.shape[0]:
+                if self._grouped is None:
+                    index = GroupedIndex(self.points, self._free)
+                    self._grouped = index if 4 * index.n_groups <= self.n_points else False
+                if self._grouped is not False:
+                    found = self._grouped.candidates(Q, c, groups, self.threads)
+        cand, reach = found or self._candidates(Q, c)
+        if self._lends:  # read-only copies: a borrower checks the queries are the same
+            self._lent = (Q.copy(), c, cand, reach)
+        return cand, reach
+
     def _candidates(self, Q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
         """``c`` nearest points by the tree, and a lower bound for every other one."""
         dtype = self.points.dtype
@@ -322,8 +375,6 @@ class ExactNeighbors:
         if Qt.dtype != Q.dtype:  # the tree saw rounded queries: widen by how far they moved
             moved = np.sqrt(((Q - Qt.astype(Q.dtype)) ** 2).sum(axis=1)) * (1 + 1e-6)
             reach = np.maximum(np.sqrt(np.maximum(reach, 0.0)) - moved, 0.0) ** 2
-        if self._lends:  # read-only copies: a borrower checks the queries are the same
-            self._lent = (Q.copy(), c, idx, reach)
         return idx, reach
 
     def _settle_all(self, Q, cand, reach, k, exhaustive, want_rows):
@@ -388,8 +439,9 @@ class ExactNeighbors:
                     )
                     reach = np.zeros(sel.size)
                 else:
-                    borrowed = self._borrowed(Qp, c) if c == start_c else None
-                    cand, reach = borrowed or self._candidates(Qp, c)
+                    first_round = c == start_c
+                    propose = self._first_candidates if first_round else self._candidates
+                    cand, reach = propose(Qp, c)
                 cls, rows, ok = self._settle_all(Qp, cand, reach, k, c >= m, want_rows)
                 out_cls[sel[ok]] = cls[ok]
                 if out_rows is not None:

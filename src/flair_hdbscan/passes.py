@@ -27,7 +27,7 @@ from flair_hdbscan.geotiff import stale_temporaries, write_class_map
 from flair_hdbscan.layout import pred_name
 from flair_hdbscan.ledger import Ledger
 from flair_hdbscan.metrics import confusion_matrix
-from flair_hdbscan.model import ExperimentModel, PatchFeatures, share_candidates
+from flair_hdbscan.model import ExperimentModel, PatchFeatures, prepare_pass
 from flair_hdbscan.nomenclature import N_CLASSES
 from flair_hdbscan.pixels import (
     PixelSample,
@@ -170,8 +170,8 @@ class PredictPlan:
         clusters: also write ``CLUSTER_<id>.tif`` (an HDBSCAN model).
         keep: patch ids whose predicted arrays come back (for the report's figures).
 
-    HDBSCAN models borrow the tree candidates of the kNN model of their features
-    (:func:`~flair_hdbscan.model.share_candidates`), in this process and on every worker.
+    The models share their neighbour searches (:func:`~flair_hdbscan.model.prepare_pass`),
+    in this process and on every worker.
     """
 
     dataset: FlairDataset
@@ -182,11 +182,11 @@ class PredictPlan:
     keep: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        share_candidates(self.models)
+        prepare_pass(self.models)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)  # on a worker: the models' trees are rebuilt, link them
-        share_candidates(self.models)
+        prepare_pass(self.models)
 
     @property
     def sentinel(self) -> SentinelOptions | None:
