@@ -74,8 +74,8 @@ def grouped_candidates(
         end: ``(n_nodes,) int64`` position after the last,
         left: ``(n_nodes,) int64`` left child (−1 at leaves),
         right: ``(n_nodes,) int64`` right child,
-        lo: ``(n_nodes, f) float64`` box's lower corner (the first ``p`` columns are used),
-        hi: ``(n_nodes, f) float64`` box's upper corner.
+        lo: ``(n_nodes, p) float64`` lower corner of the box of the node's free columns,
+        hi: ``(n_nodes, p) float64`` upper corner.
         S: ``(G, r) float64`` grouped columns of each training group.
         Qa: ``(q, p) float64`` free columns of the queries.
         Qs: ``(h, r) float64`` distinct grouped columns of the queries.
@@ -174,10 +174,21 @@ class GroupedIndex:
         self.free = int(free)
         A = np.ascontiguousarray(P[:, : self.free])
         self.S, gid = distinct_rows(P[:, self.free :])
-        self.tree = build_tree(P, LEAF_SIZE)
-        order = self.tree[0]
+        order, start, end, left, right, lo, hi = build_tree(P, LEAF_SIZE)
+        free_box = (
+            np.ascontiguousarray(lo[:, : self.free]),
+            np.ascontiguousarray(hi[:, : self.free]),
+        )
+        self.tree = (order, start, end, left, right, *free_box)  # bounds use free columns only
         self.A = np.ascontiguousarray(A[order])  # leaves contiguous in memory
         self.gid = gid[order]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the free columns, groups and tree."""
+        return int(
+            self.A.nbytes + self.gid.nbytes + self.S.nbytes + sum(a.nbytes for a in self.tree)
+        )
 
     @property
     def n_groups(self) -> int:
