@@ -34,9 +34,15 @@ import numpy as np
 import pandas as pd
 
 from flair_hdbscan.clustering.kdtree import LEAF_SIZE, build_tree
-from flair_hdbscan.neighbors import row_digest
 
-__all__ = ["MARGIN", "GroupedIndex", "distinct_rows", "grouped_candidates", "query_groups"]
+__all__ = [
+    "MARGIN",
+    "GroupedIndex",
+    "distinct_rows",
+    "grouped_candidates",
+    "query_groups",
+    "row_digest",
+]
 
 #: Relative margin of the reach: float64 rounding of the values is below 1e-14.
 MARGIN = 1e-9
@@ -232,6 +238,24 @@ class GroupedIndex:
             with ThreadPoolExecutor(bounds.size - 1) as pool:
                 list(pool.map(part, bounds[:-1], bounds[1:]))
         return idx, reach
+
+
+def row_digest(x: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's bytes (splitmix64's mixing, chained over the columns).
+
+    Args:
+        x: ``(n, f)`` rows of an 8-byte dtype, C-contiguous.
+
+    Returns:
+        ``(n,) uint64``.
+    """
+    h = np.zeros(x.shape[0], dtype=np.uint64)
+    for word in x.view(np.uint64).T:
+        z = (h ^ word) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h = z ^ (z >> np.uint64(31))
+    return h
 
 
 def distinct_rows(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

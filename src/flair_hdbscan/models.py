@@ -27,13 +27,9 @@ from flair_hdbscan.clustering import (
     largest_cluster_fraction,
     oracle_mapping,
 )
+from flair_hdbscan.cores import default_threads
 from flair_hdbscan.interrupts import native_section
-from flair_hdbscan.neighbors import (
-    ExactNeighbors,
-    check_range,
-    default_threads,
-    spatial_order,
-)
+from flair_hdbscan.neighbors import ExactNeighbors, check_range, spatial_order
 
 __all__ = ["ClusterThenLabel", "KDTreeClassifier", "make_knn"]
 

@@ -34,21 +34,17 @@ distance ties by a stated rule; the tree itself is pykdtree's.
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from flair_hdbscan.exact_distance import U, settle
+from flair_hdbscan.grouped_search import GroupedIndex, query_groups, row_digest
 
 __all__ = [
     "ExactNeighbors",
     "brute_force_neighbors",
     "check_range",
-    "default_threads",
     "locate_rows",
-    "row_digest",
     "spatial_order",
 ]
 
@@ -128,24 +124,6 @@ def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     if used:
         words.append(word)
     return np.lexsort(words[::-1])
-
-
-def row_digest(x: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row's bytes (splitmix64's mixing, chained over the columns).
-
-    Args:
-        x: ``(n, f)`` rows of an 8-byte dtype, C-contiguous.
-
-    Returns:
-        ``(n,) uint64``.
-    """
-    h = np.zeros(x.shape[0], dtype=np.uint64)
-    for word in x.view(np.uint64).T:
-        z = (h ^ word) * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h = z ^ (z >> np.uint64(31))
-    return h
 
 
 def locate_rows(rows: np.ndarray, within: np.ndarray) -> np.ndarray:
@@ -256,7 +234,7 @@ class ExactNeighbors:
         self._lends = False
         self._source: tuple[ExactNeighbors, np.ndarray] | None = None
         self._free = 0
-        self._grouped: Any = None  # GroupedIndex once built, False when not worth it
+        self._grouped: GroupedIndex | bool | None = None  # False: not worth it here
 
     def search_groups(self, free: int) -> None:
         """Search queries sharing their columns after the first ``free`` group by group.
@@ -347,8 +325,6 @@ class ExactNeighbors:
             return borrowed
         found = None
         if self._free and self._grouped is not False:
-            from flair_hdbscan.grouped_search import GroupedIndex, query_groups
-
             groups = query_groups(Q, self._free)
             if groups[0].shape[0] * GROUP_SHARE <= Q.shape[0]:
                 if self._grouped is None:
@@ -474,11 +450,3 @@ class _omp_threads:  # noqa: N801 - used as a context manager
 
     def __exit__(self, *exc: object) -> None:
         self._limits.restore_original_limits()
-
-
-def default_threads() -> int:
-    """Cores available to this process."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from flair_hdbscan.clustering import boruvka, kdtree, tree
-from flair_hdbscan.neighbors import default_threads
+from flair_hdbscan.cores import default_threads
 
 __all__ = ["TIES", "hdbscan_labels", "needs_compilation", "threads", "warm_up_notice"]
 
