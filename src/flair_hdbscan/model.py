@@ -165,10 +165,11 @@ class ExperimentModel:
         return pred, ids[inverse]
 
 
-def _index(model: ExperimentModel) -> ExactNeighbors:
-    """The exact kNN index a model predicts with (an HDBSCAN model's propagating kNN)."""
+def _index(model: ExperimentModel) -> ExactNeighbors | None:
+    """The exact kNN index a model predicts with (a clustering's propagating kNN), or None."""
     final = model.estimator[-1]
-    return (final.knn_ if isinstance(final, ClusterThenLabel) else final).index_
+    index = getattr(getattr(final, "knn_", final), "index_", None)
+    return index if isinstance(index, ExactNeighbors) else None
 
 
 def prepare_pass(models: Sequence[ExperimentModel]) -> list[tuple[str, str]]:
@@ -188,18 +189,21 @@ def prepare_pass(models: Sequence[ExperimentModel]) -> list[tuple[str, str]]:
     Returns:
         ``(hdbscan model, knn model)`` names of the pairs sharing a search.
     """
-    fitted = [m for m in models if not m.experiment.is_naive]
-    for m in fitted:
-        spec = m.experiment.features
-        shared = spec.shared_columns
-        _index(m).search_groups(len(spec.columns) - shared if shared else 0)
-    lenders: dict[Any, ExperimentModel] = {}
-    for m in fitted:
-        if m.experiment.method == "knn":
-            lenders.setdefault(m.experiment.features, m)
+    indexes = {}
+    for m in models:
+        index = None if m.experiment.is_naive else _index(m)
+        if index is not None:
+            indexes[m.name] = index
+            spec = m.experiment.features
+            shared = spec.shared_columns
+            index.search_groups(len(spec.columns) - shared if shared else 0)
+    lenders: dict[Any, str] = {}
+    for m in models:
+        if m.experiment.method == "knn" and m.name in indexes:
+            lenders.setdefault(m.experiment.features, m.name)
     pairs = []
-    for m in fitted:
+    for m in models:
         lender = lenders.get(m.experiment.features) if m.is_hdbscan else None
-        if lender is not None and _index(m).borrow_candidates(_index(lender)):
-            pairs.append((m.name, lender.name))
+        if lender and m.name in indexes and indexes[m.name].borrow_candidates(indexes[lender]):
+            pairs.append((m.name, lender))
     return pairs
