@@ -13,15 +13,20 @@ propose candidates and settles the answer itself:
 1. Training rows are collapsed to their distinct points (pixels repeat), each keeping its
    rows in index order; the tree holds each distinct point once.
 2. The tree proposes the ``c`` nearest distinct points of each query (pykdtree, float32
-   when the points are exactly float32, OpenMP threads).
+   when the points are exactly float32, OpenMP threads). Two other proposers serve the
+   first round where they apply: for queries that share their last columns (fused
+   Sentinel-2 features), the grouped search of :mod:`flair_hdbscan.grouped_search`; for an
+   index over a subset of another's points, that index's candidates for the same queries
+   (:meth:`ExactNeighbors.borrow_candidates`). Each gives a reach as the tree does.
 3. Candidates are ordered by their squared distance computed in float64; two whose float64
    distances are too close for that to be provably right are ordered by an exact comparison
    (products split without rounding, summed as a non-overlapping expansion: Dekker's
    product and Shewchuk's expansion sum). The first ``k`` rows are walked level by level of
    equal distance, rows of tied points merged by index.
 4. A query is certified when every distinct point the tree did not return is provably
-   farther than the level of the ``k``-th row: the tree's ``c``-th distance, less a margin
-   wider than any rounding of the tree's float arithmetic, exceeds that level. Uncertified
+   farther than the level of the ``k``-th row: the reach — the tree's ``c``-th distance,
+   less a margin wider than any rounding of the tree's float arithmetic — exceeds that
+   level. Uncertified
    queries are asked again with 4× more candidates, and at worst with every point, which
    certifies by exhaustion. The answer therefore never depends on the tree's arithmetic.
 
