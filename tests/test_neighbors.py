@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from flair_hdbscan import exact_distance
+from flair_hdbscan import distinct, exact_distance
 from flair_hdbscan.budget.methods import vote
-from flair_hdbscan.grouped_search import GroupedIndex, distinct_rows, query_groups
+from flair_hdbscan.distinct import distinct_rows, locate_rows
+from flair_hdbscan.grouped_search import GroupedIndex, query_groups
 from flair_hdbscan.models import KDTreeClassifier
-from flair_hdbscan.neighbors import (
-    ExactNeighbors,
-    brute_force_neighbors,
-    check_range,
-    locate_rows,
-)
+from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range
 
 
 def _canonical_by_sklearn(X, Q, k):
@@ -229,11 +225,18 @@ def test_grouped_candidates_are_the_nearest_and_the_reach_bounds_the_rest():
         assert reach[i] <= others.min() and reach[i] >= order[c - 1] * (1 - 1e-6)
 
 
-def test_distinct_rows_are_those_of_unique():
+@pytest.mark.parametrize("collide", [False, True])
+def test_distinct_rows_are_those_of_unique_in_order_of_appearance(collide, monkeypatch):
+    """Also when every hash collides: the values decide, never the hash."""
+    if collide:
+        monkeypatch.setattr(distinct, "row_digest", lambda x: np.zeros(len(x), np.uint64))
     rng = np.random.default_rng(6)
     G = rng.integers(0, 4, size=(1000, 3)).astype(np.float64)
     G[0, 0] = -0.0
-    rows, codes = distinct_rows(G)
-    np.testing.assert_array_equal(rows[codes], G)
-    assert len(rows) == len(np.unique(G, axis=0))
-    assert list(codes[np.sort(np.unique(codes, return_index=True)[1])]) == list(range(len(rows)))
+    first, codes = distinct_rows(G)
+    np.testing.assert_array_equal(G[first][codes], G)
+    assert len(first) == len(np.unique(G, axis=0))
+    assert (np.diff(first) > 0).all()  # first appearances, in order
+    np.testing.assert_array_equal(codes[first], np.arange(len(first)))
+    if collide:  # colliding hashes match nothing
+        assert (locate_rows(G[:5], G[first]) == -1).all()

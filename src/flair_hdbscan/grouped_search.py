@@ -31,18 +31,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import pandas as pd
 
 from flair_hdbscan.clustering.kdtree import LEAF_SIZE, box_dist2, build_tree
+from flair_hdbscan.distinct import distinct_rows
 
-__all__ = [
-    "MARGIN",
-    "GroupedIndex",
-    "distinct_rows",
-    "grouped_candidates",
-    "query_groups",
-    "row_digest",
-]
+__all__ = ["MARGIN", "GroupedIndex", "grouped_candidates", "query_groups"]
 
 #: Relative margin of the reach: float64 rounding of the values is below 1e-14.
 MARGIN = 1e-9
@@ -166,7 +159,8 @@ class GroupedIndex:
         P = np.asarray(points, dtype=np.float64)
         self.free = int(free)
         A = np.ascontiguousarray(P[:, : self.free])
-        self.S, gid = distinct_rows(P[:, self.free :])
+        first, gid = distinct_rows(P[:, self.free :])
+        self.S = np.ascontiguousarray(P[first, self.free :])
         order, start, end, left, right, lo, hi = build_tree(P, LEAF_SIZE)
         free_box = (
             np.ascontiguousarray(lo[:, : self.free]),
@@ -227,53 +221,15 @@ class GroupedIndex:
         return idx, reach
 
 
-def row_digest(x: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row's bytes (splitmix64's mixing, chained over the columns).
-
-    Args:
-        x: ``(n, f)`` rows of an 8-byte dtype, C-contiguous.
-
-    Returns:
-        ``(n,) uint64``.
-    """
-    h = np.zeros(x.shape[0], dtype=np.uint64)
-    for word in x.view(np.uint64).T:
-        z = (h ^ word) * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h = z ^ (z >> np.uint64(31))
-    return h
-
-
-def distinct_rows(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of ``G`` in order of first appearance, and each row's.
-
-    Rows are told apart by a hash of their bytes, checked value for value (a collision
-    falls back to sorting).
-
-    Args:
-        G: ``(n, r)`` float rows.
-
-    Returns:
-        ``(h, r) float64`` distinct rows and ``(n,) int64`` the distinct row of each.
-    """
-    G = np.ascontiguousarray(G, dtype=np.float64) + 0.0  # -0.0 becomes 0.0
-    codes, _ = pd.factorize(row_digest(G))
-    first = np.zeros(codes.max() + 1 if codes.size else 0, dtype=np.int64)
-    first[codes[::-1]] = np.arange(codes.size)[::-1]
-    rows = G[first]
-    if not (rows[codes] == G).all():  # two distinct rows share a hash
-        rows, codes = np.unique(G, axis=0, return_inverse=True)
-    return np.ascontiguousarray(rows), codes.ravel().astype(np.int64)
-
-
 def query_groups(Q: np.ndarray, free: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct grouped rows of ``Q`` and the queries of each.
 
     Returns:
         ``Qs`` ``(h, r) float64``, ``qptr`` ``(h + 1,) int64`` and ``qidx`` ``(q,) int64``.
     """
-    rows, codes = distinct_rows(Q[:, free:])
+    G = np.ascontiguousarray(Q[:, free:], dtype=np.float64)
+    first, codes = distinct_rows(G)
+    rows = np.ascontiguousarray(G[first])
     qidx = np.argsort(codes, kind="stable")
     qptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=rows.shape[0]), out=qptr[1:])

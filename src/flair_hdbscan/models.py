@@ -28,6 +28,7 @@ from flair_hdbscan.clustering import (
     oracle_mapping,
 )
 from flair_hdbscan.cores import default_threads
+from flair_hdbscan.distinct import distinct_rows
 from flair_hdbscan.interrupts import native_section
 from flair_hdbscan.neighbors import ExactNeighbors, check_range, spatial_order
 
@@ -82,7 +83,9 @@ class KDTreeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_neighbors must be at least 1, got {self.n_neighbors}")
         check_range(X)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        points, inverse = np.unique(_compact(X), axis=0, return_inverse=True)
+        table = _compact(X)
+        first, inverse = distinct_rows(table)
+        points = table[first]
         order = spatial_order(points)  # near points near in memory: faster queries
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)

@@ -40,16 +40,15 @@ distance ties by a stated rule; the tree itself is pykdtree's.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from flair_hdbscan.distinct import locate_rows
 from flair_hdbscan.exact_distance import U, settle
-from flair_hdbscan.grouped_search import GroupedIndex, query_groups, row_digest
+from flair_hdbscan.grouped_search import GroupedIndex, query_groups
 
 __all__ = [
     "ExactNeighbors",
     "brute_force_neighbors",
     "check_range",
-    "locate_rows",
     "spatial_order",
 ]
 
@@ -129,35 +128,6 @@ def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     if used:
         words.append(word)
     return np.lexsort(words[::-1])
-
-
-def locate_rows(rows: np.ndarray, within: np.ndarray) -> np.ndarray:
-    """Position of each of ``rows`` among ``within``, by equal values (-1 where absent).
-
-    Rows are matched by a hash of their float64 bytes, then checked value for value: a
-    colliding hash makes rows absent, never matched wrongly.
-
-    Args:
-        rows: ``(a, f)`` float rows.
-        within: ``(b, f)`` float rows, distinct.
-
-    Returns:
-        ``(a,) int64``.
-    """
-    a = np.ascontiguousarray(rows, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
-    b = np.ascontiguousarray(within, dtype=np.float64) + 0.0
-    if a.shape[1] != b.shape[1]:
-        return np.full(a.shape[0], -1, dtype=np.int64)
-
-    keys = pd.Index(row_digest(b))
-    if not keys.is_unique:  # two rows of ``within`` share a hash: match nothing
-        return np.full(a.shape[0], -1, dtype=np.int64)
-    where = keys.get_indexer(row_digest(a)).astype(np.int64)
-    found = where >= 0
-    same = np.zeros(a.shape[0], dtype=bool)
-    same[found] = (a[found] == b[where[found]]).all(axis=1)
-    where[~same] = -1
-    return where
 
 
 def brute_force_neighbors(X: np.ndarray, Q: np.ndarray, k: int) -> np.ndarray:
