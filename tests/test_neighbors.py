@@ -207,7 +207,10 @@ def test_grouped_search_gives_the_canonical_answer(seed, monkeypatch):
     monkeypatch.setattr(model.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c))
     Q = _fused_features(rng, 2000, 20)
     np.testing.assert_array_equal(model.kneighbors(Q), brute_force_neighbors(X, Q, 5))
-    assert isinstance(model.index_._grouped, GroupedIndex)  # the grouped search ran
+    built = model.index_._grouped
+    assert isinstance(built, GroupedIndex)  # the grouped search ran
+    model.index_.search_groups(5)  # another pass of the same model: the index is kept
+    assert model.index_._grouped is built
     assert sum(asked) < 0.1 * len(Q)  # the tree only for the few it did not certify
 
 

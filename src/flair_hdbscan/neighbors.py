@@ -223,8 +223,9 @@ class ExactNeighbors:
         Args:
             free: columns searched by the tree alone (0: never group).
         """
-        self._free = int(free)
-        self._grouped = None
+        if int(free) != self._free:  # a new pass of the same models keeps the built index
+            self._free = int(free)
+            self._grouped = None
 
     def borrow_candidates(self, source: ExactNeighbors) -> bool:
         """Take each batch's first candidates from ``source``'s query of the same batch.
