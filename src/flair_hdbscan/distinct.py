@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct_rows", "locate_rows", "row_digest"]
+__all__ = ["distinct_rows", "first_appearances", "locate_rows", "row_digest"]
 
 
 def row_digest(x: np.ndarray) -> np.ndarray:
@@ -32,6 +32,18 @@ def row_digest(x: np.ndarray) -> np.ndarray:
     return h
 
 
+def first_appearances(codes: np.ndarray) -> np.ndarray:
+    """Where each code first appears, for codes numbered by first appearance (``pd.factorize``).
+
+    Args:
+        codes: ``(n,)`` integer codes ``0, 1, …``, code ``j`` first seen before code ``j + 1``.
+
+    Returns:
+        ``(h,) int64``: the position of the first ``0``, of the first ``1``, …
+    """
+    return np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+
+
 def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of ``X``, in order of first appearance, and each row's.
 
@@ -48,10 +60,8 @@ def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Values compare as numbers (−0.0 equals 0.0).
     """
     G = np.ascontiguousarray(X, dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
-    codes = pd.factorize(row_digest(G))[0].astype(np.int64)  # numbered by first appearance
-    new = np.ones(codes.size, dtype=bool)
-    new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
-    first = np.flatnonzero(new)
+    codes = pd.factorize(row_digest(G))[0].astype(np.int64)
+    first = first_appearances(codes)
     if not (G[first][codes] == G).all():  # two distinct rows share a hash
         _, first, codes = np.unique(G, axis=0, return_index=True, return_inverse=True)
         order = np.argsort(first)  # first appearance, as documented

@@ -158,7 +158,6 @@ class GroupedIndex:
     def __init__(self, points: np.ndarray, free: int) -> None:
         P = np.asarray(points, dtype=np.float64)
         self.free = int(free)
-        A = np.ascontiguousarray(P[:, : self.free])
         first, gid = distinct_rows(P[:, self.free :])
         self.S = np.ascontiguousarray(P[first, self.free :])
         order, start, end, left, right, lo, hi = build_tree(P, LEAF_SIZE)
@@ -167,7 +166,7 @@ class GroupedIndex:
             np.ascontiguousarray(hi[:, : self.free]),
         )
         self.tree = (order, start, end, left, right, *free_box)  # bounds use free columns only
-        self.A = np.ascontiguousarray(A[order])  # leaves contiguous in memory
+        self.A = np.ascontiguousarray(P[order, : self.free])  # leaves contiguous in memory
         self.gid = gid[order]
 
     @property

@@ -261,9 +261,7 @@ class ExactNeighbors:
             return None
         source, mapping = self._source
         lent = source._lent
-        if lent is None or lent[1] != c or lent[0].shape != Q.shape:
-            return None
-        if not np.array_equal(lent[0], Q):
+        if lent is None or lent[1] != c or not np.array_equal(lent[0], Q):
             return None
         return mapping[lent[2]], lent[3]
 

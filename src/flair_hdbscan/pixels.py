@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from flair_hdbscan.dataset import FlairDataset
+from flair_hdbscan.distinct import first_appearances
 from flair_hdbscan.errors import DataError
 from flair_hdbscan.features import pack_aerial
 from flair_hdbscan.nomenclature import IGNORE
@@ -229,8 +230,7 @@ def unique_rows(px: PatchPixels, *, use_satellite: bool) -> tuple[np.ndarray, np
         key = key | (px.s2_cell << 40)
     # a hash table, then a sort of the distinct keys only: 5x faster than sorting every row
     codes, _ = pd.factorize(key)
-    # codes are numbered in order of first appearance: a row is first when its code is new
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    first = first_appearances(codes)
     # distinct rows in key order: neighbouring queries share the tree's nodes (faster kNN)
     order = np.argsort(key[first])
     rank = np.empty_like(order)
