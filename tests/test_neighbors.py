@@ -228,6 +228,44 @@ def test_grouped_candidates_are_the_nearest_and_the_reach_bounds_the_rest():
         assert reach[i] <= others.min() and reach[i] >= order[c - 1] * (1 - 1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(3))
+def test_rotated_search_gives_the_canonical_answer(seed, dtype, monkeypatch):
+    """Many columns: the tree searches on principal axes; brute force's answer all the same."""
+    rng = np.random.default_rng(seed)
+    X = _fused_features(rng, 6000, 300).astype(dtype)
+    if dtype == np.float64:  # values a float32 tree cannot hold
+        X += rng.uniform(-1e-9, 1e-9, size=X.shape)
+    X = np.concatenate([X, X[:1000]])
+    y = rng.integers(0, 13, size=X.shape[0])
+    model = KDTreeClassifier().fit(X, y)
+    space = model.index_.space
+    assert space.axes is not None and space.points.dtype == dtype  # rotated, same dtype
+    asked = []
+    own = model.index_._candidates
+    monkeypatch.setattr(model.index_, "_candidates", lambda Q, c: asked.append(c) or own(Q, c))
+    Q = np.concatenate([_fused_features(rng, 3000, 20), X[:500]])  # exact duplicates too
+    np.testing.assert_array_equal(model.kneighbors(Q), brute_force_neighbors(X, Q, 5))
+    assert asked[0] == 8 and len(asked) <= 2  # certified in at most one more round
+
+
+@pytest.mark.parametrize("columns", [7, 8])
+def test_the_reach_bounds_every_point_the_tree_left_out(columns):
+    """Tree candidates and reach, rotated from 8 columns, against every point's distance."""
+    rng = np.random.default_rng(5)
+    P = np.unique(_fused_features(rng, 3000, 150)[:, :columns], axis=0)
+    Q = _fused_features(rng, 2500, 10)[:, :columns].astype(np.float64)
+    Q += rng.uniform(0, 1e-7, size=Q.shape)  # float64 queries the float32 tree rounds
+    index = ExactNeighbors(P, np.arange(len(P)), np.zeros(len(P), int), 1)
+    assert (index.space.axes is not None) == (columns >= 8)
+    c = 8
+    cand, reach = index._candidates(Q, c)
+    d2 = ((P[None, :, :].astype(np.float64) - Q[:, None, :]) ** 2).sum(axis=2)
+    for i in range(len(Q)):
+        assert reach[i] <= np.delete(d2[i], cand[i]).min()
+        assert reach[i] >= np.sort(d2[i])[c - 1] * (1 - 1e-2)  # a reach, not just 0
+
+
 @pytest.mark.parametrize("collide", [False, True])
 def test_distinct_rows_are_those_of_unique_in_order_of_appearance(collide, monkeypatch):
     """Also when every hash collides: the values decide, never the hash."""
