@@ -240,7 +240,7 @@ def test_rotated_search_gives_the_canonical_answer(seed, dtype, monkeypatch):
     y = rng.integers(0, 13, size=X.shape[0])
     model = KDTreeClassifier().fit(X, y)
     space = model.index_.space
-    assert space.axes is not None and space.points.dtype == dtype  # rotated, same dtype
+    assert space.rotation is not None and space.points.dtype == dtype  # rotated, same dtype
     asked = []
     own = model.index_._candidates
     monkeypatch.setattr(model.index_, "_candidates", lambda Q, c: asked.append(c) or own(Q, c))
@@ -257,7 +257,7 @@ def test_the_reach_bounds_every_point_the_tree_left_out(columns):
     Q = _fused_features(rng, 2500, 10)[:, :columns].astype(np.float64)
     Q += rng.uniform(0, 1e-7, size=Q.shape)  # float64 queries the float32 tree rounds
     index = ExactNeighbors(P, np.arange(len(P)), np.zeros(len(P), int), 1)
-    assert (index.space.axes is not None) == (columns >= 8)
+    assert (index.space.rotation is not None) == (columns >= 8)
     c = 8
     cand, reach = index._candidates(Q, c)
     d2 = ((P[None, :, :].astype(np.float64) - Q[:, None, :]) ** 2).sum(axis=2)

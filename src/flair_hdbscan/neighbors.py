@@ -13,12 +13,13 @@ propose candidates and settles the answer itself:
 1. Training rows are collapsed to their distinct points (pixels repeat), each keeping its
    rows in index order; the tree holds each distinct point once.
 2. The tree proposes the ``c`` nearest distinct points of each query (pykdtree, float32
-   when the points are exactly float32, OpenMP threads). Points of :data:`ROTATE_FROM`
-   columns or more (fused Sentinel-2 features) are searched rotated onto their principal
-   axes, where the tree prunes better, and a batch's queries go to it along a Z-order
-   curve; the reach then also allows for the rotation's rounding. Two other proposers
-   serve the first round where they apply: for queries that share their last columns
-   (fused Sentinel-2 features without intensity normalisation), the grouped search of
+   when the points are exactly float32, OpenMP threads). Points of
+   :data:`~flair_hdbscan.principal_axes.ROTATE_FROM` columns or more (fused Sentinel-2
+   features) are searched rotated onto their principal axes, where the tree prunes
+   better, and a batch's queries go to it along a Z-order curve; the reach then also
+   allows for the rotation's rounding. Two other proposers serve the first round where
+   they apply: for queries that share their last columns (fused Sentinel-2 features
+   without intensity normalisation), the grouped search of
    :mod:`flair_hdbscan.grouped_search`; for an index over a subset of another's points,
    that index's candidates for the same queries
    (:meth:`ExactNeighbors.borrow_candidates`). Each gives a reach as the tree does.
@@ -48,6 +49,7 @@ import numpy as np
 from flair_hdbscan.distinct import locate_rows
 from flair_hdbscan.exact_distance import U, settle
 from flair_hdbscan.grouped_search import GroupedIndex, query_groups
+from flair_hdbscan.principal_axes import ROTATE_FROM, Rotation
 
 __all__ = [
     "ExactNeighbors",
@@ -68,11 +70,6 @@ BORROW_COVERAGE = 0.9
 #: grouped row (a test patch: about 550).
 GROUP_SHARE = 16
 
-#: Points of at least this many columns are searched on their principal axes: on fused
-#: Sentinel-2 features (15–16 columns) pykdtree is then 1.4–1.6× faster on a test patch
-#: (one thread); on aerial ones (5–6) it gains nothing.
-ROTATE_FROM = 8
-
 #: A rotated search sends a batch of at least this many queries to the tree along a
 #: Z-order curve (:func:`spatial_order`): 6–9 % faster on a test patch, ordering included.
 ORDER_FROM = 2_000
@@ -86,36 +83,26 @@ TREE_MARGIN = {np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-9}
 class TreeSpace:
     """Where the tree searches: the points' own coordinates, or their principal axes.
 
-    A row ``x`` goes to the tree as ``t(x)``: ``x`` cast to the tree's dtype, or
-    ``(x − centre) @ axes`` (computed in float64, then cast) when rotated. :meth:`place`
-    also gives how far each row landed from its exact image ``e(x)`` (``x`` itself, or the
-    exact rotation): an upper bound of ``|t(x) − e(x)|``. With ``s`` bounding the stretch
-    of ``axes`` (``|e(x) − e(y)| ≤ (1 + s)|x − y|``), a point ``p`` whose tree distance
-    from a query ``q`` is at least ``r`` satisfies
-    ``|q − p| ≥ (r − moved(q) − moved(p)) / (1 + s)``: :meth:`reach`.
+    A row ``x`` goes to the tree as ``t(x)``: ``x`` cast to the tree's dtype, or its
+    rotation (:class:`~flair_hdbscan.principal_axes.Rotation`, then cast) for points of
+    :data:`~flair_hdbscan.principal_axes.ROTATE_FROM` columns or more. :meth:`place` also
+    gives how far each row landed from its exact image ``e(x)`` (``x`` itself, or the exact
+    rotation). With ``s`` the rotation's stretch, a point ``p`` whose tree distance from a
+    query ``q`` is at least ``r`` satisfies ``|q − p| ≥ (r − moved(q) − moved(p)) / (1 + s)``:
+    :meth:`reach`.
 
     Args:
         points: ``(m, f)`` float32 or float64 distinct points (the tree's dtype).
-        rotate: search on the principal axes of ``points``.
 
     Attributes:
         points: ``(m, f)`` the points in the tree's space (``points`` itself unrotated).
         points_moved: the largest displacement of a point.
     """
 
-    def __init__(self, points: np.ndarray, rotate: bool) -> None:
+    def __init__(self, points: np.ndarray) -> None:
         self.dtype = points.dtype
-        self.centre: np.ndarray | None = None
-        self.axes: np.ndarray | None = None
-        self.stretch = 0.0
-        self.points_moved = 0.0
-        if rotate and points.shape[0] > 1:
-            self.centre = points.mean(axis=0, dtype=np.float64)
-            _, axes = np.linalg.eigh(np.cov(points, rowvar=False, dtype=np.float64))
-            self.axes = np.ascontiguousarray(axes[:, ::-1])
-            gram = self.axes.T @ self.axes - np.eye(axes.shape[0])
-            # |A v|² = v·AᵀA v ≤ (1 + |AᵀA − I|)|v|²; 1e-12 covers the Gram matrix's rounding
-            self.stretch = float(np.sqrt(1.0 + np.linalg.norm(gram) + 1e-12) - 1.0)
+        rotate = points.shape[1] >= ROTATE_FROM and points.shape[0] > 1
+        self.rotation = Rotation.of(points) if rotate else None
         points_moved: np.ndarray | float
         self.points, points_moved = self.place(points)
         self.points_moved = float(np.max(points_moved))
@@ -130,18 +117,14 @@ class TreeSpace:
             ``(q, f)`` C-contiguous rows of the tree's dtype, and ``(q,) float64`` bounds
             of their displacement (the scalar 0.0 when none moved).
         """
-        if self.axes is None:
+        if self.rotation is None:
             Xt = np.ascontiguousarray(X, dtype=self.dtype)
             if Xt.dtype == X.dtype:
                 return Xt, 0.0
             return Xt, np.sqrt(((X - Xt.astype(X.dtype)) ** 2).sum(axis=1)) * (1 + 1e-6)
-        centred = np.asarray(X, dtype=np.float64) - self.centre
-        exact = centred @ self.axes
+        exact, rounding = self.rotation.apply(X)
         Xt = np.ascontiguousarray(exact, dtype=self.dtype)
-        cast = np.sqrt(((exact - Xt) ** 2).sum(axis=1)) * (1 + 1e-6)
-        # float64 rounding of a row's f-term products: below f·2⁻⁵²·|x − centre|₁ per
-        # coordinate; 1e-13·(1 + |x − centre|₁) is over 20× wider for f ≤ 64
-        return Xt, cast + 1e-13 * (1.0 + np.abs(centred).sum(axis=1))
+        return Xt, np.sqrt(((exact - Xt) ** 2).sum(axis=1)) * (1 + 1e-6) + rounding
 
     def reach(self, tree_d2: np.ndarray, moved: np.ndarray | float) -> np.ndarray:
         """Lower bounds of the squared distance of the points beyond a tree distance.
@@ -155,9 +138,10 @@ class TreeSpace:
             ``(q,) float64`` squared distances no point beyond is closer than.
         """
         extra = moved + self.points_moved
-        if np.isscalar(extra) and extra == 0.0 and self.stretch == 0.0:
+        if self.rotation is None and np.isscalar(extra) and extra == 0.0:
             return tree_d2
-        r = np.maximum(np.sqrt(np.maximum(tree_d2, 0.0)) - extra, 0.0) / (1.0 + self.stretch)
+        stretch = 0.0 if self.rotation is None else self.rotation.stretch
+        r = np.maximum(np.sqrt(np.maximum(tree_d2, 0.0)) - extra, 0.0) / (1.0 + stretch)
         return r * r
 
 
@@ -295,7 +279,7 @@ class ExactNeighbors:
         self.rows = order.astype(np.int32 if small else np.int64)
         cls_type = np.uint8 if self.n_classes <= 256 else np.int32
         self.row_cls = np.asarray(classes).ravel()[order].astype(cls_type)
-        self.space = TreeSpace(self.points, rotate=self.points.shape[1] >= ROTATE_FROM)
+        self.space = TreeSpace(self.points)
         self.tree = KDTree(self.space.points, leafsize=16)
         self._lent: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
         self._lends = False
@@ -408,7 +392,7 @@ class ExactNeighbors:
     def _candidates(self, Q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
         """``c`` nearest points by the tree, and a lower bound for every other one."""
         Qt, moved = self.space.place(Q)
-        rotated = self.space.axes is not None
+        rotated = self.space.rotation is not None
         order = spatial_order(Qt) if rotated and Q.shape[0] >= ORDER_FROM else None
         # OpenMP threads pay off on big batches only: a small one waits on their wake-up
         threads = self.threads if Q.shape[0] >= 20_000 else 1
