@@ -209,6 +209,7 @@ def test_grouped_search_gives_the_canonical_answer(seed, monkeypatch):
     np.testing.assert_array_equal(model.kneighbors(Q), brute_force_neighbors(X, Q, 5))
     built = model.index_._grouped
     assert isinstance(built, GroupedIndex)  # the grouped search ran
+    assert model.index_.search_tree()[1].rotation is None  # its tree serves retries: no copy
     model.index_.search_groups(5)  # another pass of the same model: the index is kept
     assert model.index_._grouped is built
     assert sum(asked) < 0.1 * len(Q)  # the tree only for the few it did not certify
@@ -239,7 +240,7 @@ def test_rotated_search_gives_the_canonical_answer(seed, dtype, monkeypatch):
     X = np.concatenate([X, X[:1000]])
     y = rng.integers(0, 13, size=X.shape[0])
     model = KDTreeClassifier().fit(X, y)
-    space = model.index_.space
+    _, space = model.index_.search_tree()
     assert space.rotation is not None and space.points.dtype == dtype  # rotated, same dtype
     asked = []
     own = model.index_._candidates
@@ -257,7 +258,7 @@ def test_the_reach_bounds_every_point_the_tree_left_out(columns):
     Q = _fused_features(rng, 2500, 10)[:, :columns].astype(np.float64)
     Q += rng.uniform(0, 1e-7, size=Q.shape)  # float64 queries the float32 tree rounds
     index = ExactNeighbors(P, np.arange(len(P)), np.zeros(len(P), int), 1)
-    assert (index.space.rotation is not None) == (columns >= 8)
+    assert (index.search_tree()[1].rotation is not None) == (columns >= 8)
     c = 8
     cand, reach = index._candidates(Q, c)
     d2 = ((P[None, :, :].astype(np.float64) - Q[:, None, :]) ** 2).sum(axis=2)

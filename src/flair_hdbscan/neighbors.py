@@ -17,7 +17,8 @@ propose candidates and settles the answer itself:
    :data:`~flair_hdbscan.principal_axes.ROTATE_FROM` columns or more (fused Sentinel-2
    features) are searched rotated onto their principal axes, where the tree prunes
    better, and a batch's queries go to it along a Z-order curve; the reach then also
-   allows for the rotation's rounding. Two other proposers serve the first round where
+   allows for the rotation's rounding (only where the tree proposes the first round: see
+   :meth:`ExactNeighbors.search_tree`). Two other proposers serve the first round where
    they apply: for queries that share their last columns (fused Sentinel-2 features
    without intensity normalisation), the grouped search of
    :mod:`flair_hdbscan.grouped_search`; for an index over a subset of another's points,
@@ -43,6 +44,8 @@ distance ties by a stated rule; the tree itself is pykdtree's.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +87,9 @@ class TreeSpace:
     """Where the tree searches: the points' own coordinates, or their principal axes.
 
     A row ``x`` goes to the tree as ``t(x)``: ``x`` cast to the tree's dtype, or its
-    rotation (:class:`~flair_hdbscan.principal_axes.Rotation`, then cast) for points of
-    :data:`~flair_hdbscan.principal_axes.ROTATE_FROM` columns or more. :meth:`place` also
+    rotation (:class:`~flair_hdbscan.principal_axes.Rotation`, then cast) when asked for
+    points of :data:`~flair_hdbscan.principal_axes.ROTATE_FROM` columns or more (the rotated
+    copy costs 4–8 B per point and column). :meth:`place` also
     gives how far each row landed from its exact image ``e(x)`` (``x`` itself, or the exact
     rotation). With ``s`` the rotation's stretch, a point ``p`` whose tree distance from a
     query ``q`` is at least ``r`` satisfies ``|q − p| ≥ (r − moved(q) − moved(p)) / (1 + s)``:
@@ -93,15 +97,16 @@ class TreeSpace:
 
     Args:
         points: ``(m, f)`` float32 or float64 distinct points (the tree's dtype).
+        rotate: search on their principal axes if they have enough columns.
 
     Attributes:
         points: ``(m, f)`` the points in the tree's space (``points`` itself unrotated).
         points_moved: the largest displacement of a point.
     """
 
-    def __init__(self, points: np.ndarray) -> None:
+    def __init__(self, points: np.ndarray, rotate: bool = True) -> None:
         self.dtype = points.dtype
-        rotate = points.shape[1] >= ROTATE_FROM and points.shape[0] > 1
+        rotate = rotate and points.shape[1] >= ROTATE_FROM and points.shape[0] > 1
         self.rotation = Rotation.of(points) if rotate else None
         points_moved: np.ndarray | float
         self.points, points_moved = self.place(points)
@@ -264,8 +269,6 @@ class ExactNeighbors:
         n_classes: int,
         threads: int = 1,
     ) -> None:
-        from pykdtree.kdtree import KDTree
-
         self.points = np.ascontiguousarray(points)
         self.n_classes = int(n_classes)
         self.threads = max(1, int(threads))
@@ -279,8 +282,7 @@ class ExactNeighbors:
         self.rows = order.astype(np.int32 if small else np.int64)
         cls_type = np.uint8 if self.n_classes <= 256 else np.int32
         self.row_cls = np.asarray(classes).ravel()[order].astype(cls_type)
-        self.space = TreeSpace(self.points)
-        self.tree = KDTree(self.space.points, leafsize=16)
+        self._tree: tuple[Any, TreeSpace] | None = None  # built at the first search
         self._lent: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
         self._lends = False
         self._source: tuple[ExactNeighbors, np.ndarray] | None = None
@@ -366,7 +368,8 @@ class ExactNeighbors:
     @property
     def nbytes(self) -> int:
         """Bytes held by the points (also rotated) and the row tables (not the tree's nodes)."""
-        rotated = self.space.points.nbytes if self.space.points is not self.points else 0
+        space = self._tree[1] if self._tree else None
+        rotated = space.points.nbytes if space and space.points is not self.points else 0
         tables = self.ptr.nbytes + self.rows.nbytes + self.row_cls.nbytes
         return int(self.points.nbytes + rotated + tables)
 
@@ -389,22 +392,38 @@ class ExactNeighbors:
             self._lent = (Q.copy(), c, cand, reach)
         return cand, reach
 
+    def search_tree(self) -> tuple[Any, TreeSpace]:
+        """The k-d tree (pykdtree) and the space it searches, built at the first search.
+
+        Rotated onto the principal axes (many columns) only when the tree proposes the first
+        round of every batch; when the grouped search or borrowed candidates do, the tree
+        only serves the few queries asked again and is built on the points themselves, with
+        no rotated copy of them.
+        """
+        if self._tree is None:
+            from pykdtree.kdtree import KDTree
+
+            space = TreeSpace(self.points, rotate=not (self._free or self._source))
+            self._tree = (KDTree(space.points, leafsize=16), space)
+        return self._tree
+
     def _candidates(self, Q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
         """``c`` nearest points by the tree, and a lower bound for every other one."""
-        Qt, moved = self.space.place(Q)
-        rotated = self.space.rotation is not None
+        tree, space = self.search_tree()
+        Qt, moved = space.place(Q)
+        rotated = space.rotation is not None
         order = spatial_order(Qt) if rotated and Q.shape[0] >= ORDER_FROM else None
         # OpenMP threads pay off on big batches only: a small one waits on their wake-up
         threads = self.threads if Q.shape[0] >= 20_000 else 1
         with _omp_threads(threads):
-            d2, idx = self.tree.query(Qt if order is None else Qt[order], k=c, sqr_dists=True)
+            d2, idx = tree.query(Qt if order is None else Qt[order], k=c, sqr_dists=True)
         d2 = np.asarray(d2, dtype=np.float64).reshape(Q.shape[0], c)
         idx = np.asarray(idx, dtype=np.int64).reshape(Q.shape[0], c)
         if order is not None:  # back to the queries' order
             back = np.empty_like(order)
             back[order] = np.arange(order.size)
             d2, idx = d2[back], idx[back]
-        reach = self.space.reach(d2[:, -1] * (1.0 - TREE_MARGIN[self.points.dtype]), moved)
+        reach = space.reach(d2[:, -1] * (1.0 - TREE_MARGIN[self.points.dtype]), moved)
         return idx, reach
 
     def _settle_all(self, Q, cand, reach, k, exhaustive, want_rows):
