@@ -11,7 +11,12 @@ from flair_hdbscan.budget.methods import vote
 from flair_hdbscan.distinct import distinct_rows, locate_rows
 from flair_hdbscan.grouped_search import GroupedIndex, query_groups
 from flair_hdbscan.models import KDTreeClassifier
-from flair_hdbscan.neighbors import ExactNeighbors, brute_force_neighbors, check_range
+from flair_hdbscan.neighbors import (
+    ExactNeighbors,
+    brute_force_neighbors,
+    check_range,
+    spatial_order,
+)
 
 
 def _canonical_by_sklearn(X, Q, k):
@@ -282,3 +287,22 @@ def test_distinct_rows_are_those_of_unique_in_order_of_appearance(collide, monke
     np.testing.assert_array_equal(codes[first], np.arange(len(first)))
     if collide:  # colliding hashes match nothing
         assert (locate_rows(G[:5], G[first]) == -1).all()
+
+
+@pytest.mark.parametrize(("columns", "bits"), [(3, 4), (16, 10)])  # one key word, three
+def test_spatial_order_follows_the_morton_curve(columns, bits):
+    """The order of the interleaved grid bits as one integer, ties by index."""
+    rng = np.random.default_rng(7)
+    P = rng.integers(0, 2**bits, size=(500, columns)).astype(np.float64)
+    P[-50:] = P[:50]  # equal cells
+    lo, span = P.min(axis=0), P.max(axis=0) - P.min(axis=0)
+    grid = ((P - lo) / span * (2**bits - 1)).astype(np.int64)
+    keys = []
+    for row in grid:
+        key = 0
+        for bit in range(bits - 1, -1, -1):
+            for value in row:
+                key = (key << 1) | ((int(value) >> bit) & 1)
+        keys.append(key)
+    expected = sorted(range(len(P)), key=lambda i: (keys[i], i))
+    np.testing.assert_array_equal(spatial_order(P, bits), expected)
