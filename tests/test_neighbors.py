@@ -306,3 +306,19 @@ def test_spatial_order_follows_the_morton_curve(columns, bits):
         keys.append(key)
     expected = sorted(range(len(P)), key=lambda i: (keys[i], i))
     np.testing.assert_array_equal(spatial_order(P, bits), expected)
+
+
+def test_rotation_bounds_its_rounding():
+    """Each rotated row lies within its bound of the exact rotation (extended precision)."""
+    from flair_hdbscan.principal_axes import Rotation
+
+    rng = np.random.default_rng(8)
+    X = _fused_features(rng, 3000, 40).astype(np.float64) * 2.0 ** rng.integers(-3, 4, (3000, 1))
+    rotation = Rotation.of(X)
+    Y, moved = rotation.apply(X)
+    ld = np.longdouble
+    exact = (X.astype(ld) - rotation.centre.astype(ld)) @ rotation.axes.astype(ld)
+    assert (np.sqrt(((Y.astype(ld) - exact) ** 2).sum(axis=1)) <= moved).all()
+    V = rng.normal(size=(500, X.shape[1]))
+    stretched = np.linalg.norm(V.astype(ld) @ rotation.axes.astype(ld), axis=1)
+    assert (stretched <= (1 + rotation.stretch) * np.linalg.norm(V.astype(ld), axis=1)).all()

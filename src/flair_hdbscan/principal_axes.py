@@ -62,9 +62,13 @@ class Rotation:
 
         Returns:
             ``(q, f) float64`` rotated rows, and ``(q,) float64`` upper bounds of each
-            row's distance from its exact image: a rotated coordinate is an f-term sum of
-            products, whose float64 rounding is below ``f·2⁻⁵²·|x − centre|₁``;
-            ``1e-13·(1 + |x − centre|₁)`` is over 20× wider for ``f ≤ 64``.
+            row's distance from its exact image. A rotated coordinate is the subtraction
+            ``x − centre`` then an f-term dot product: in any summation order their
+            rounding stays below ``(f + 1)·2⁻⁵³·|x − centre|₁``, so the row moves less than
+            ``√f`` times that; the bound given is 8 times wider (and never below
+            ``8·√f·(f + 2)·2⁻⁵³``).
         """
         centred = np.asarray(rows, dtype=np.float64) - self.centre
-        return centred @ self.axes, 1e-13 * (1.0 + np.abs(centred).sum(axis=1))
+        f = centred.shape[1]
+        scale = 8.0 * np.sqrt(f) * (f + 2) * 2.0**-53
+        return centred @ self.axes, scale * (1.0 + np.abs(centred).sum(axis=1))
