@@ -5,7 +5,7 @@ fitted state lives in attributes ending in ``_``. They pass scikit-learn's estim
 The naive baselines are scikit-learn's own :class:`~sklearn.dummy.DummyClassifier`.
 
 A fitted estimator holds each distinct training point once, and pickles it once: the k-d
-tree is rebuilt from the points when unpickled (on a Dask worker, say), never sent beside
+tree is built from the points at the first query (on a Dask worker, say), never sent beside
 them.
 """
 
@@ -64,7 +64,7 @@ class KDTreeClassifier(ClassifierMixin, BaseEstimator):
 
     A fitted classifier holds each distinct training point once, with each row's point and
     class; pickling keeps those (``(m, f)`` points, ``(n,)`` point of each row, ``(n,)``
-    class index) and the tree is rebuilt on unpickling.
+    class index) and the tree is built again at the first query.
 
     Args:
         n_neighbors: neighbours that vote.

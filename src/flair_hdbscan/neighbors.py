@@ -105,7 +105,7 @@ class TreeSpace:
         points_moved: the largest displacement of a point.
     """
 
-    def __init__(self, points: np.ndarray, rotate: bool = True) -> None:
+    def __init__(self, points: np.ndarray, *, rotate: bool) -> None:
         self.dtype = points.dtype
         rotate = rotate and points.shape[1] >= ROTATE_FROM and points.shape[0] > 1
         self.rotation = Rotation.of(points) if rotate else None

@@ -185,7 +185,7 @@ class PredictPlan:
         prepare_pass(self.models)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)  # on a worker: the models' trees are rebuilt, link them
+        self.__dict__.update(state)  # on a worker: the models' indexes are rebuilt, link them
         prepare_pass(self.models)
 
     @property
