@@ -16,7 +16,11 @@ scheduling; and its weighted path mixes distances with squared distances (below)
 The query for one point visits the tree nearest-first and prunes a node when the node
 holds only the point's own component, or when the lower bound ``(max(core², box², min
 core² of the node), box²)`` exceeds the component's best key so far (ties are explored,
-since the index may still break them). Every loop is iterative; ``cache=True``.
+since the index may still break them). A point is not searched at all when its listed
+nearest rows (offered first) already give its component a best edge that no other edge of
+the point can beat: every row nearer than the farthest listed one is listed, so any other
+edge has a key of at least ``(far², far²)`` (this halves the spanning tree's time on
+507,008 fused rows, 13.2 s → 6.5 s). Every loop is iterative; ``cache=True``.
 
 The rows are shared among interleaved chunks run on numba's threads, each with its own best
 edge per component; the best of those bests is unique under the strict order, so threads
@@ -109,10 +113,14 @@ def _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_c
                 continue
             d = dist2(data, p, q)
             offer(b_mr, b_d, b_lo, b_hi, b_a, b_b, c, max(core2[p], core2[q], d), d, rank, p, q)
+    last = knn.shape[1] - 1
     for p in range(t, m, chunks):
         c = comp[p]
         cp = core2[p]
-        if cp > b_mr[c]:
+        # every row nearer than p's farthest listed neighbour is listed, and was offered;
+        # any other edge of p has a key ≥ (far, far): it cannot beat a smaller best
+        far = dist2(data, p, knn[p, last])
+        if b_mr[c] < far or (b_mr[c] == far and b_d[c] < far):
             continue
         sp = 1
         stack_n[0] = 0
@@ -152,7 +160,8 @@ def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, h
         data: ``(m, f) float64`` rows in tree order.
         rank: ``(m,) int64`` canonical index of each tree position (breaks ties).
         core2: ``(m,) float64`` finite squared core distances, tree order.
-        knn: ``(m, kk) int64`` nearest tree positions of each (they seed the search).
+        knn: ``(m, kk) int64`` nearest tree positions of each, every row strictly nearer
+            than the last listed one among them (they seed the search).
         start: ``(n_nodes,) int64`` first tree position of each node.
         end: ``(n_nodes,) int64`` one past its last position.
         left: ``(n_nodes,) int64`` left child, −1 at leaves.
