@@ -42,12 +42,8 @@ def box_dist2(lo: np.ndarray, hi: np.ndarray, node: int, data: np.ndarray, a: in
     acc = 0.0
     for j in range(data.shape[1]):
         v = data[a, j]
-        if v < lo[node, j]:
-            g = lo[node, j] - v
-        elif v > hi[node, j]:
-            g = v - hi[node, j]
-        else:
-            g = 0.0
+        # branch-free: the positive one of the two differences (at most one is), or 0
+        g = max(lo[node, j] - v, v - hi[node, j], 0.0)
         acc += g * g
     return acc
 
