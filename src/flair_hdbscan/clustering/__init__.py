@@ -113,6 +113,7 @@ from flair_hdbscan.clustering.api import (
 )
 from flair_hdbscan.clustering.engine import (
     TIES,
+    compile_here,
     hdbscan_labels,
     needs_compilation,
     warm_up_notice,
@@ -134,6 +135,7 @@ __all__ = [
     "canonical_rows",
     "cluster_pixels",
     "cluster_purity",
+    "compile_here",
     "hdbscan_labels",
     "largest_cluster_fraction",
     "needs_compilation",
