@@ -395,39 +395,3 @@ def test_reordering_the_experiment_table_changes_no_result(train_ds, test_ds, fu
     assert [e["name"] for e in result.experiments] == order  # the (reordered) table's order
     for name in names:
         np.testing.assert_array_equal(_cm(result, name), _cm(full, name))
-
-
-def test_fitting_on_dask_workers_gives_the_models_of_one_process(fitted, train_ds, test_ds):
-    """Experiments fitted on 2 workers at once, one thread each: the same models, in order."""
-    from flair_hdbscan.executors import make_executor
-    from flair_hdbscan.experiments import select_experiments
-    from flair_hdbscan.model import PatchFeatures
-    from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels
-    from flair_hdbscan.study import data_identity
-    from flair_hdbscan.training import fit_models
-
-    names = ["knn", "hdbscan", "knn-satellite", "hdbscan-satellite"]
-    local = fitted(names)
-    with make_executor(None, 2) as executor:
-        assert executor.workers == 2
-        _, models = fit_models(
-            train_ds,
-            select_experiments(names),
-            StudyOptions(),
-            data=data_identity(train_ds),
-            executor=executor,
-        )
-    assert [m.name for m in models] == names
-    px = read_patch_pixels(test_ds, 0, sentinel=SentinelOptions.of(StudyOptions()))
-    features = PatchFeatures(px)
-    for m in models:
-        ref = local[m.name]
-        assert m.identity == ref.identity
-        assert m.record.n_labels_used == ref.record.n_labels_used > 0
-        assert m.record.diagnostics == ref.record.diagnostics
-        pred, ids = m.predict_pixels(features, clusters=True)
-        ref_pred, ref_ids = ref.predict_pixels(features, clusters=True)
-        np.testing.assert_array_equal(pred, ref_pred)
-        if m.is_hdbscan:
-            assert ids is not None and (ids >= 0).any()
-            np.testing.assert_array_equal(ids, ref_ids)

@@ -3,11 +3,8 @@
 :func:`fit_models` reads the training sample once for every feature set asked (Sentinel-2
 values only when an experiment fuses them) and fits each experiment on it with
 :func:`fit_experiment`, giving :class:`~flair_hdbscan.model.ExperimentModel`s — the objects
-``run`` scores, ``fit`` saves and ``predict`` loads. On a Dask cluster the experiments are
-fitted on the workers, several at once, each with one thread (the clusterings do not depend
-on their threads); in one process, one after another with every thread. Each experiment's
-draws are seeded from the study seed and its name, so no result depends on which experiments
-run, in what order or where.
+``run`` scores, ``fit`` saves and ``predict`` loads. Each experiment's draws are seeded from
+the study seed and its name, so no result depends on which experiments run or in what order.
 """
 
 from __future__ import annotations
@@ -15,10 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -173,77 +168,13 @@ def fit_models(
         seed=options.seed,
     )
     log.info("training sample: %d pixels from %d patches", len(sample), len(ds))
-    local = isinstance(executor, LocalExecutor)
-    if not local and any(e.method == "hdbscan" for e in experiments):
-        from flair_hdbscan.clustering import compile_here
-
-        compile_here()  # once here, so that the workers load it from the cache
-    plan = FitPlan(sample, tuple(experiments), options, data, threads=None if local else 1)
-    models: list[ExperimentModel | None] = [None] * len(experiments)
-    failed: list[str] = []
-    if len(experiments) == 1:
-        verb = "clustering" if experiments[0].method == "hdbscan" else "fitting"
-        stage = f"{verb} {experiments[0].name}"
-    else:
-        stage = f"fitting {len(experiments)} experiments"
-    advance = progress.stage(stage, len(experiments))
-
-    def on_result(i: int, model: ExperimentModel | None, error: str | None) -> None:
-        models[i] = model
-        if error is not None or model is None:
-            failed.append(error or f"{experiments[i].name}: no result")
-        advance()
-
-    executor.run(_fit_task, plan, _longest_first(experiments), on_result)
-    if failed:
-        raise OptionError(failed[0])
-    return sample, [m for m in models if m is not None]
-
-
-@dataclass(frozen=True)
-class FitPlan:
-    """What each fitting task needs (sent once to each worker).
-
-    Attributes:
-        sample: the training sample.
-        experiments: the experiments, fitted by index.
-        options: study options.
-        data: the training split's identity.
-        threads: numba threads of a task (1 on a worker: the workers give parallelism),
-            or None to keep the process's.
-    """
-
-    sample: PixelSample
-    experiments: tuple[Experiment, ...]
-    options: StudyOptions
-    data: dict[str, Any]
-    threads: int | None = None
-
-
-def _fit_task(plan: FitPlan, i: int) -> ExperimentModel:
-    exp = plan.experiments[i]
-    if plan.threads is None:
-        return fit_experiment(exp, plan.sample, plan.options, data=plan.data)
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(plan.threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        return fit_experiment(exp, plan.sample, plan.options, data=plan.data)
-    finally:
-        numba.set_num_threads(before)
-
-
-def _longest_first(experiments: Sequence[Experiment]) -> list[int]:
-    """Indices of ``experiments``, the longest fits first.
-
-    Clusterings fused with Sentinel-2, then the other clusterings, then the rest: so that
-    the workers end together.
-    """
-
-    def cost(i: int) -> tuple[bool, bool]:
-        e = experiments[i]
-        return (e.method == "hdbscan", e.features.use_satellite)
-
-    return sorted(range(len(experiments)), key=cost, reverse=True)
+    models = []
+    for exp in experiments:
+        verb = "clustering" if exp.method == "hdbscan" else "fitting"
+        step = progress.stage(f"{verb} {exp.name}", 1)
+        models.append(fit_experiment(exp, sample, options, data=data))
+        step()
+    return sample, models
 
 
 def sample_table(

@@ -113,7 +113,6 @@ from flair_hdbscan.clustering.api import (
 )
 from flair_hdbscan.clustering.engine import (
     TIES,
-    compile_here,
     hdbscan_labels,
     needs_compilation,
     warm_up_notice,
@@ -135,7 +134,6 @@ __all__ = [
     "canonical_rows",
     "cluster_pixels",
     "cluster_purity",
-    "compile_here",
     "hdbscan_labels",
     "largest_cluster_fraction",
     "needs_compilation",

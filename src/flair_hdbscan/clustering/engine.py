@@ -25,14 +25,7 @@ import numpy as np
 from flair_hdbscan.clustering import boruvka, kdtree, tree
 from flair_hdbscan.cores import default_threads
 
-__all__ = [
-    "TIES",
-    "compile_here",
-    "hdbscan_labels",
-    "needs_compilation",
-    "threads",
-    "warm_up_notice",
-]
+__all__ = ["TIES", "hdbscan_labels", "needs_compilation", "threads", "warm_up_notice"]
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +92,6 @@ def warm_up_notice() -> str | None:
         log.warning(msg)
         return msg
     return None
-
-
-def compile_here() -> None:
-    """Load (or compile, with :func:`warm_up_notice`) the clustering code in this process.
-
-    Called before clusterings are sent to worker processes, so that they load the compiled
-    code from numba's cache instead of each compiling it at once.
-    """
-    if needs_compilation() is not False:
-        X = np.random.default_rng(0).normal(size=(64, 2))
-        hdbscan_labels(X, min_cluster_size=2, min_samples=1)
 
 
 def hdbscan_labels(
