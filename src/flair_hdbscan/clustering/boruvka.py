@@ -94,8 +94,8 @@ def _update_components(parent, comp, node_comp, start, end, left, right):
 
 
 @numba.njit(cache=True, nogil=True)
-def _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_core, comp,
-                  node_comp, t, chunks, b_mr, b_d, b_lo, b_hi, b_a, b_b):  # fmt: skip
+def _search_chunk(data, rank, core2, knn, far2, start, end, left, right, lo, hi, min_core,
+                  comp, node_comp, t, chunks, b_mr, b_d, b_lo, b_hi, b_a, b_b):  # fmt: skip
     """Best outgoing edge of each component among the rows ``t, t + chunks, …``.
 
     Writes ``b_*[c]`` for each component ``c`` (this chunk's own best arrays).
@@ -113,13 +113,12 @@ def _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_c
                 continue
             d = dist2(data, p, q)
             offer(b_mr, b_d, b_lo, b_hi, b_a, b_b, c, max(core2[p], core2[q], d), d, rank, p, q)
-    last = knn.shape[1] - 1
     for p in range(t, m, chunks):
         c = comp[p]
         cp = core2[p]
         # every row nearer than p's farthest listed neighbour is listed, and was offered;
         # any other edge of p has a key ≥ (far, far): it cannot beat a smaller best
-        far = dist2(data, p, knn[p, last])
+        far = far2[p]
         if b_mr[c] < far or (b_mr[c] == far and b_d[c] < far):
             continue
         sp = 1
@@ -187,6 +186,11 @@ def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, h
             min_core[node] = c
         else:
             min_core[node] = min(min_core[left[node]], min_core[right[node]])
+    # each row's squared distance to its farthest listed neighbour (fixed: rounds reuse it)
+    far2 = np.empty(m, dtype=np.float64)
+    last = knn.shape[1] - 1
+    for p in range(m):
+        far2[p] = dist2(data, p, knn[p, last])
     parent = np.arange(m)
     comp = np.arange(m)
     node_comp = np.empty(n_nodes, dtype=np.int64)
@@ -208,9 +212,9 @@ def minimum_spanning_tree(data, rank, core2, knn, start, end, left, right, lo, h
         b_lo[:] = m
         b_hi[:] = m
         for t in numba.prange(chunks):
-            _search_chunk(data, rank, core2, knn, start, end, left, right, lo, hi, min_core,
-                          comp, node_comp, t, chunks, b_mr[t], b_d[t], b_lo[t], b_hi[t],
-                          b_a[t], b_b[t])  # fmt: skip
+            _search_chunk(data, rank, core2, knn, far2, start, end, left, right, lo, hi,
+                          min_core, comp, node_comp, t, chunks, b_mr[t], b_d[t], b_lo[t],
+                          b_hi[t], b_a[t], b_b[t])  # fmt: skip
         for c in range(m):
             if comp[c] != c:
                 continue
