@@ -840,9 +840,9 @@ def test_ctrl_c_during_hdbscan_exits_130_and_a_rerun_resumes(small, tmp_path):
         str(small),
         "--experiments",
         "hdbscan",
-        # every 3rd pixel of 2 patches: about 58,000 rows, seconds of HDBSCAN
+        # every 2nd pixel of 2 patches: about 131,000 rows, a few seconds of HDBSCAN
         "--stride",
-        "3",
+        "2",
         "--workers",
         "1",
         "--no-report",
@@ -854,7 +854,7 @@ def test_ctrl_c_during_hdbscan_exits_130_and_a_rerun_resumes(small, tmp_path):
     for line in proc.stderr:
         seen.append(line)
         if "clustering hdbscan" in line:
-            time.sleep(1.0)  # inside the numba-compiled spanning tree
+            time.sleep(0.5)  # inside the numba-compiled clustering
             proc.send_signal(signal.SIGINT)
             break
     stdout, rest = proc.communicate(timeout=300)
