@@ -13,8 +13,10 @@ query's 5th neighbour within reach of thousands of groups). Split instead:
   distance ``w[g] = |S[g] - s|²`` is computed once, and each tree node keeps the smallest
   ``w`` of its points — exact where a box bound on those columns is loose;
 * a query ``(a, s)`` then searches the tree with the lower bound
-  ``box_distance(a)² + min w`` of a node (its box on the free columns only), and
-  ``|A[t] - a|² + w[group(t)]`` of a point, which is its squared distance.
+  ``min w + box_distance(a)²`` of a node (its box on the free columns only), and
+  ``w[group(t)] + |A[t] - a|²`` of a point, which is its squared distance: both start
+  from the weight, so a point whose weight alone reaches the ``c``-th value so far is
+  skipped without a distance.
 
 The ``c`` best points and the ``c``-th value are candidates and reach for
 :func:`flair_hdbscan.exact_distance.settle`, which orders them exactly and certifies the
@@ -32,7 +34,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from flair_hdbscan.clustering.kdtree import LEAF_SIZE, box_dist2, build_tree
+from flair_hdbscan.clustering.kdtree import LEAF_SIZE, build_tree
 from flair_hdbscan.distinct import distinct_rows
 
 __all__ = ["MARGIN", "GroupedIndex", "grouped_candidates", "query_groups"]
@@ -73,11 +75,13 @@ def grouped_candidates(
     n_groups, r = S.shape
     n_nodes = start.shape[0]
     w = np.empty(n_groups)
+    w_pos = np.empty(A.shape[0])  # w of each point, in the tree's order
     node_w = np.empty(n_nodes)
     best_d = np.empty(c)
     best_i = np.empty(c, np.int64)
     stack_n = np.empty(2 * n_nodes + 2, np.int64)
     stack_lb = np.empty(2 * n_nodes + 2)
+    qa = np.empty(p)
     for j in range(Qs.shape[0]):
         for g in range(n_groups):
             acc = 0.0
@@ -90,6 +94,7 @@ def grouped_candidates(
                 low = np.inf
                 for pos in range(start[node], end[node]):
                     v = w[gid[pos]]
+                    w_pos[pos] = v
                     if v < low:
                         low = v
                 node_w[node] = low
@@ -97,25 +102,29 @@ def grouped_candidates(
                 node_w[node] = min(node_w[left[node]], node_w[right[node]])
         for qq in range(qptr[j], qptr[j + 1]):
             q = qidx[qq]
+            for d in range(p):
+                qa[d] = Qa[q, d]
             for i in range(c):
                 best_d[i] = np.inf
                 best_i[i] = -1
+            worst = np.inf  # best_d[c - 1]
             stack_n[0] = 0
             stack_lb[0] = node_w[0]
             sp = 1
             while sp > 0:
                 sp -= 1
                 node = stack_n[sp]
-                if stack_lb[sp] >= best_d[c - 1]:
+                if stack_lb[sp] >= worst:
                     continue
                 if left[node] < 0:
                     for pos in range(start[node], end[node]):
-                        acc = 0.0
+                        acc = w_pos[pos]
+                        if acc >= worst:  # the free columns only add to it
+                            continue
                         for d in range(p):
-                            t = A[pos, d] - Qa[q, d]
+                            t = A[pos, d] - qa[d]
                             acc += t * t
-                        acc += w[gid[pos]]
-                        if acc < best_d[c - 1]:  # insert, keeping best_d sorted
+                        if acc < worst:  # insert, keeping best_d sorted
                             i = c - 1
                             while i > 0 and best_d[i - 1] > acc:
                                 best_d[i] = best_d[i - 1]
@@ -123,19 +132,26 @@ def grouped_candidates(
                                 i -= 1
                             best_d[i] = acc
                             best_i[i] = pos
+                            worst = best_d[c - 1]
                     continue
-                lb_l = box_dist2(lo, hi, left[node], Qa, q) + node_w[left[node]]
-                lb_r = box_dist2(lo, hi, right[node], Qa, q) + node_w[right[node]]
+                lc = left[node]
+                rc = right[node]
+                lb_l = node_w[lc]
+                lb_r = node_w[rc]
+                for d in range(p):  # box distances, each term as kdtree.box_dist2 takes it
+                    v = qa[d]
+                    g_l = max(lo[lc, d] - v, v - hi[lc, d], 0.0)
+                    g_r = max(lo[rc, d] - v, v - hi[rc, d], 0.0)
+                    lb_l += g_l * g_l
+                    lb_r += g_r * g_r
                 near, far, lb_near, lb_far = (
-                    (left[node], right[node], lb_l, lb_r)
-                    if lb_l <= lb_r
-                    else (right[node], left[node], lb_r, lb_l)
+                    (lc, rc, lb_l, lb_r) if lb_l <= lb_r else (rc, lc, lb_r, lb_l)
                 )
-                if lb_far < best_d[c - 1]:  # the nearer child is searched first
+                if lb_far < worst:  # the nearer child is searched first
                     stack_n[sp] = far
                     stack_lb[sp] = lb_far
                     sp += 1
-                if lb_near < best_d[c - 1]:
+                if lb_near < worst:
                     stack_n[sp] = near
                     stack_lb[sp] = lb_near
                     sp += 1
