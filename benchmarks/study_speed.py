@@ -6,7 +6,9 @@ One run prints, side by side:
    run`` does by default) on a generated tree of 200 training patches, on ``--workers``
    (a local Dask cluster when more than 1): wall and CPU seconds (this process and its
    children), the load average, and apart the time spent fitting HDBSCAN (being made
-   faster elsewhere) and the prediction pass;
+   faster elsewhere) and the prediction pass; and, right before and after it, the time of
+   a fixed single-threaded workload (:func:`speed_check`): the machine's speed moves by up to
+   a third between runs on a shared host, and this tells a slow machine from slow code;
 2. on a 40-patch tree, ``knn`` and ``hdbscan`` scored in-sample as the notebook scores
    them, run as ``flair-hdbscan run`` runs them (default options and backend, a local Dask
    cluster of ``--workers``, started before the clock; run once before and once after the
@@ -125,6 +127,21 @@ def warm_up() -> None:
     KDTreeClassifier().fit(warm.astype(np.float64), np.arange(500) % 3).predict(warm)
 
 
+def speed_check() -> float:
+    """CPU seconds of a fixed workload, one thread: exact 5-NN of 300,000 queries among
+    200,000 points of 5 columns on the 8-bit lattice (seed 0). The same work every run, so
+    its time moves only with the machine's speed."""
+    from flair_hdbscan.models import KDTreeClassifier
+
+    rng = np.random.default_rng(0)
+    points = (rng.integers(0, 256, size=(500_000, 5)) / 255.0).astype(np.float32)
+    model = KDTreeClassifier(n_jobs=1).fit(points[:200_000], np.arange(200_000) % 13)
+    model.predict(points[200_000:200_100])  # the tree is built at the first query
+    start = time.process_time()
+    model.predict(points[200_000:])
+    return time.process_time() - start
+
+
 def warm_workers(executor) -> None:
     """Give each Dask worker what ``warm_up`` gives this process: imports and numba code."""
     client = getattr(executor, "client", None)
@@ -145,15 +162,19 @@ def whole_study(root: Path, workers: int) -> None:
     load = os.getloadavg()
     with make_executor(None, workers) as executor:
         warm_workers(executor)
+        check_before = speed_check()
         result, wall, cpu = timed(
             lambda: run_study(train, test, "all", StudyOptions(), map_patches=0, executor=executor)
         )
+        check_after = speed_check()
     hdb = sum(e["fit_seconds"] for e in result.experiments if e["method"] == "hdbscan")
     sec = result.run["seconds"]
     print(f"\n1. all 17 experiments: {len(train)} training patches, {len(test)} scored "
           f"(held-out), {workers} worker(s)")  # fmt: skip
     print(f"   wall {wall:,.0f} s, CPU {cpu:,.0f} s; load average before {load}, "
           f"after {os.getloadavg()}")  # fmt: skip
+    print(f"   speed check (the same fixed work, one thread): {check_before:.2f} s before, "
+          f"{check_after:.2f} s after")  # fmt: skip
     print(f"   fit {sec['fit']:,.0f} s of which HDBSCAN experiments {hdb:,.0f} s; "
           f"prediction pass {sec['predict']:,.0f} s")  # fmt: skip
     print("     (predict: that experiment's share of the pass, summed over patches and workers)")
