@@ -5,8 +5,8 @@ One run prints, side by side:
 1. the whole 17-experiment study (``run_study``, held-out test split as ``flair-hdbscan
    run`` does by default) on a generated tree of 200 training patches, on ``--workers``
    (a local Dask cluster when more than 1): wall and CPU seconds (this process and its
-   children), the load average, and apart the time spent fitting HDBSCAN (being made
-   faster elsewhere) and the prediction pass; and, right before and after it, the time of
+   children), the load average, and apart the time spent fitting HDBSCAN and the
+   prediction pass; and, right before and after it, the time of
    a fixed single-threaded workload (:func:`speed_check`): the machine's speed moves by up to
    a third between runs on a shared host, and this tells a slow machine from slow code;
 2. on a 40-patch tree, ``knn`` and ``hdbscan`` scored in-sample as the notebook scores
