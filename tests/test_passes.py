@@ -87,7 +87,9 @@ def test_hdbscan_models_borrow_knn_candidates_and_predict_the_same(fitted, test_
     before = Ledger(None, {"test": "unlinked"}, len(models))
     assert predict_split(PredictPlan(test_ds, models, score=True), before, LocalExecutor()).ok
     monkeypatch.setattr(neighbors, "BORROW_COVERAGE", 0.0)
-    plan = pickle.loads(pickle.dumps(PredictPlan(test_ds, models, score=True)))
+    plan = pickle.loads(pickle.dumps(PredictPlan(test_ds, models, score=True).prepared()))
+    assert "_prepared" not in plan.__dict__  # a worker's copy links its own models
+    plan = plan.prepared()
     pairs = [
         (m.name, m.estimator[-1].knn_.index_._source is not None)
         for m in plan.models
