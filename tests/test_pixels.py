@@ -71,6 +71,23 @@ def test_sentinel_grid_is_piecewise_constant_with_nearest(train_ds):
     assert len(np.unique(grid[:, 256].T, axis=0)) in (11, 12)
 
 
+@pytest.mark.parametrize("resampling", ["nearest", "bilinear"])
+def test_a_strided_read_has_the_full_reads_values(train_ds, resampling):
+    """The composite is computed where the grid reads it and resampled at the kept pixels
+    only: the values are the full grid's."""
+    opts = SentinelOptions(resampling=resampling)
+    full = read_patch_pixels(train_ds, 2, sentinel=opts)
+    part = read_patch_pixels(train_ds, 2, sentinel=opts, stride=10)
+    kept = np.arange(512 * 512).reshape(512, 512)[::10, ::10].ravel()
+    np.testing.assert_array_equal(part.aerial, full.aerial[kept])
+    np.testing.assert_array_equal(part.s2, full.s2[kept])
+    assert not np.isnan(full.s2).any()
+    if resampling == "nearest":
+        np.testing.assert_array_equal(part.s2_cell, full.s2_cell[kept])
+    else:
+        assert part.s2_cell is None
+
+
 def test_sentinel_options_come_from_the_study_options():
     opts = SentinelOptions.of(StudyOptions(sat_patch_size=24, s2_resampling="bilinear"))
     assert (opts.size, opts.resampling) == (24, "bilinear")

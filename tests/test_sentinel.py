@@ -231,6 +231,46 @@ def test_to_aerial_grid_rejects():
         sentinel.to_aerial_grid(np.zeros((1, 4, 4)), 5)
 
 
+@pytest.mark.parametrize("method", ["nearest", "bilinear"])
+def test_to_aerial_grid_reads_only_its_window_and_a_step_keeps_the_full_values(method):
+    size = 40
+    image = np.random.default_rng(0).random((2, size, size), dtype=np.float32)
+    full = sentinel.to_aerial_grid(image, size, method=method)
+    window = sentinel.grid_window(size, method=method)
+    assert 0 < window.start < window.stop < size and window.stop - window.start in (11, 12, 13)
+    outside = np.full_like(image, np.nan)
+    outside[:, window, window] = image[:, window, window]
+    np.testing.assert_array_equal(sentinel.to_aerial_grid(outside, size, method=method), full)
+    inner = np.full_like(image, np.nan)  # one row less: the grid reads it
+    inner[:, window.start + 1 : window.stop, window] = image[
+        :, window.start + 1 : window.stop, window
+    ]
+    assert np.isnan(sentinel.to_aerial_grid(inner, size, method=method)).any()
+    for step in (2, 7, 10):
+        got = sentinel.to_aerial_grid(image, size, method=method, step=step)
+        np.testing.assert_array_equal(got, full[:, ::step, ::step])
+
+
+def test_median_composite_in_a_window_is_the_full_composite_there():
+    rng = np.random.default_rng(1)
+    t, s = 7, 12
+    data = rng.integers(0, 10000, size=(t, 10, s, s), dtype=np.uint16)
+    masks = rng.integers(0, 60, size=(t, 2, s, s), dtype=np.uint8)  # clear
+    masks[2, 1, :6] = 100  # date 2 is cloudy over half the crop, none of it in the window
+    full = sentinel.median_composite(data, masks)
+    window = slice(7, 11)
+    part = sentinel.median_composite(data, masks, window=window)
+    np.testing.assert_array_equal(part[:, window, window], full[:, window, window])
+    outside = np.ones((s, s), dtype=bool)
+    outside[window, window] = False
+    assert np.isnan(part[:, outside]).all()
+    # the dates are chosen over the whole crop, not the window
+    kept = sentinel.clear_dates(masks)
+    assert not kept[2] and kept.sum() == t - 1
+    expected = np.median(data[kept][:, :, window, window].astype(np.float32), axis=0)
+    np.testing.assert_array_equal(part[:, window, window], expected)
+
+
 def test_median_composite_ignores_cloudy_dates():
     t, s = 4, 3
     data = np.zeros((t, 10, s, s), dtype=np.uint16)

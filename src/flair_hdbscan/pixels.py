@@ -19,7 +19,7 @@ from flair_hdbscan.errors import DataError
 from flair_hdbscan.features import pack_aerial
 from flair_hdbscan.nomenclature import IGNORE
 from flair_hdbscan.options import StudyOptions
-from flair_hdbscan.sentinel import median_composite, to_aerial_grid
+from flair_hdbscan.sentinel import grid_window, median_composite, to_aerial_grid
 
 __all__ = [
     "PatchPixels",
@@ -67,11 +67,24 @@ class SentinelOptions:
         )
 
 
-def sentinel_grid(ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 512) -> np.ndarray:
+def sentinel_grid(
+    ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 512, stride: int = 1
+) -> np.ndarray:
     """Sentinel-2 median composite of patch ``i`` on its aerial grid.
 
+    The composite is computed only where the grid reads it (:func:`grid_window`), and with a
+    stride only the kept pixels are resampled: the values are those of the full grid.
+
+    Args:
+        ds: the dataset.
+        i: patch index.
+        opts: Sentinel-2 options.
+        shape: side of the aerial grid.
+        stride: keep every ``stride``-th aerial pixel along each axis, starting at 0.
+
     Returns:
-        ``(10, shape, shape) float32`` reflectances (stored units, 0–10000).
+        ``(10, n, n) float32`` reflectances (stored units, 0–10000), ``n = ceil(shape /
+        stride)``.
     """
     sp = ds.read_sentinel(i, size=opts.size)
     composite = median_composite(
@@ -80,14 +93,17 @@ def sentinel_grid(ds: FlairDataset, i: int, opts: SentinelOptions, shape: int = 
         valid=sp.valid,
         area_threshold=opts.area_threshold,
         proba_threshold=opts.proba_threshold,
+        window=grid_window(opts.size, method=opts.resampling, aerial_pixels=shape),
     )
-    return to_aerial_grid(composite, opts.size, method=opts.resampling, aerial_pixels=shape)
+    return to_aerial_grid(
+        composite, opts.size, method=opts.resampling, aerial_pixels=shape, step=stride
+    )
 
 
-def _cells(opts: SentinelOptions, shape: int) -> np.ndarray:
-    """Index of the Sentinel-2 pixel each aerial pixel takes under nearest resampling."""
+def _cells(opts: SentinelOptions, shape: int, stride: int) -> np.ndarray:
+    """Sentinel-2 pixel each kept aerial pixel takes under nearest resampling, ``(n, n)``."""
     ids = np.arange(opts.size * opts.size, dtype=np.float32).reshape(1, opts.size, opts.size)
-    grid = to_aerial_grid(ids, opts.size, method="nearest", aerial_pixels=shape)
+    grid = to_aerial_grid(ids, opts.size, method="nearest", aerial_pixels=shape, step=stride)
     return grid[0].astype(np.int64)
 
 
@@ -162,10 +178,10 @@ def read_patch_pixels(
                 "puts the super patch on a square aerial grid (FLAIR #2 patches are 512×512): "
                 "fix or remove the file, or run experiments without Sentinel-2"
             )
-        grid = sentinel_grid(ds, i, sentinel, shape=side)
-        s2 = np.ascontiguousarray(grid[(slice(None), *sl)].reshape(grid.shape[0], -1).T)
+        grid = sentinel_grid(ds, i, sentinel, shape=side, stride=stride)
+        s2 = np.ascontiguousarray(grid.reshape(grid.shape[0], -1).T)
         if sentinel.resampling == "nearest":
-            cell = _cells(sentinel, side)[sl].ravel()
+            cell = _cells(sentinel, side, stride).ravel()
     lab = None if patch.labels is None else patch.labels[sl].ravel()
     return PatchPixels(
         patch.index, patch.patch_id, aerial, s2, cell, lab, grid_shape, patch.profile

@@ -29,6 +29,7 @@ __all__ = [
     "clear_dates",
     "crop",
     "footprint",
+    "grid_window",
     "median_composite",
     "product_date",
     "read_products",
@@ -254,6 +255,43 @@ def _sample_positions(
     return row0 + (np.arange(aerial_pixels) + 0.5) * step
 
 
+def _read_indices(
+    size: int, pos: np.ndarray, method: str
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The Sentinel pixels (along one axis) each position reads, and bilinear weights.
+
+    Returns:
+        ``[idx]`` and None for ``"nearest"``; ``[i0, i1]`` and ``w`` (float32, the weight of
+        ``i1``) for ``"bilinear"``.
+    """
+    if method not in ("nearest", "bilinear"):
+        raise OptionError(f"unknown resampling method {method!r}: use 'nearest' or 'bilinear'")
+    if method == "nearest":
+        return [np.clip(np.floor(pos).astype(np.intp), 0, size - 1)], None
+    t = pos - 0.5
+    k0 = np.floor(t).astype(np.intp)
+    w = (t - k0).astype(np.float32)
+    return [np.clip(k0, 0, size - 1), np.clip(k0 + 1, 0, size - 1)], w
+
+
+def grid_window(
+    size: int,
+    *,
+    method: str = "nearest",
+    aerial_pixels: int = 512,
+    aerial_resolution: float = 0.2,
+    sentinel_resolution: float = 10.0,
+) -> slice:
+    """The Sentinel rows of a super patch that :func:`to_aerial_grid` reads (its columns too).
+
+    11 or 12 of the 40 rows of a default super patch: the composite is needed there only
+    (:func:`median_composite`'s ``window``). Arguments as :func:`to_aerial_grid`'s.
+    """
+    pos = _sample_positions(size, aerial_pixels, aerial_resolution, sentinel_resolution)
+    read, _ = _read_indices(size, pos, method)
+    return slice(int(min(r.min() for r in read)), int(max(r.max() for r in read)) + 1)
+
+
 def to_aerial_grid(
     image: np.ndarray,
     size: int,
@@ -262,6 +300,7 @@ def to_aerial_grid(
     aerial_pixels: int = 512,
     aerial_resolution: float = 0.2,
     sentinel_resolution: float = 10.0,
+    step: int = 1,
 ) -> np.ndarray:
     """Resample a super patch onto the aerial patch's pixel grid.
 
@@ -277,29 +316,26 @@ def to_aerial_grid(
         aerial_pixels: side of the aerial patch in aerial pixels.
         aerial_resolution: aerial pixel size in metres.
         sentinel_resolution: Sentinel-2 pixel size in metres.
+        step: keep every ``step``-th aerial pixel along each axis, starting at 0: the full
+            grid's values at those pixels (each output pixel depends on its position only).
 
     Returns:
-        ``(C, aerial_pixels, aerial_pixels)`` float32.
+        ``(C, n, n)`` float32, ``n = ceil(aerial_pixels / step)``.
 
     Raises:
         OptionError: if ``method`` is unknown.
         ValueError: if ``image`` is not ``(C, size, size)``.
     """
-    if method not in ("nearest", "bilinear"):
-        raise OptionError(f"unknown resampling method {method!r}: use 'nearest' or 'bilinear'")
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[1:] != (size, size):
         raise ValueError(f"image must be (C, {size}, {size}), got shape {image.shape}")
     pos = _sample_positions(size, aerial_pixels, aerial_resolution, sentinel_resolution)
     image = image.astype(np.float32, copy=False)
-    if method == "nearest":
-        idx = np.clip(np.floor(pos).astype(np.intp), 0, size - 1)
+    read, w = _read_indices(size, pos[::step], method)
+    if w is None:
+        (idx,) = read
         return np.ascontiguousarray(image[:, idx][:, :, idx], dtype=np.float32)
-    t = pos - 0.5
-    k0 = np.floor(t).astype(np.intp)
-    w = (t - k0).astype(np.float32)
-    i0 = np.clip(k0, 0, size - 1)
-    i1 = np.clip(k0 + 1, 0, size - 1)
+    i0, i1 = read
     rows = image[:, i0, :] * (1 - w)[None, :, None] + image[:, i1, :] * w[None, :, None]
     out = rows[:, :, i0] * (1 - w)[None, None, :] + rows[:, :, i1] * w[None, None, :]
     return np.ascontiguousarray(out, dtype=np.float32)
@@ -312,6 +348,7 @@ def median_composite(
     valid: np.ndarray | None = None,
     area_threshold: float = 0.5,
     proba_threshold: int = 60,
+    window: slice | None = None,
 ) -> np.ndarray:
     """Per-band median over the clear dates of a super patch.
 
@@ -322,10 +359,12 @@ def median_composite(
             None counts every pixel.
         area_threshold: see :func:`clear_dates`.
         proba_threshold: see :func:`clear_dates`.
+        window: compute the median only in these rows and columns (:func:`grid_window`);
+            the dates are still chosen over the whole super patch. None: everywhere.
 
     Returns:
-        ``(10, s, s)`` float32 median, in the units of ``data``. When no date is clear,
-        every date is used and a warning is logged.
+        ``(10, s, s)`` float32 median, in the units of ``data`` (NaN outside ``window``).
+        When no date is clear, every date is used and a warning is logged.
 
     Raises:
         ValueError: if ``data`` and ``masks`` disagree on ``(T, s, s)`` or ``T`` is 0.
@@ -352,4 +391,10 @@ def median_composite(
             proba_threshold,
         )
         keep = np.ones_like(keep)
-    return np.median(np.asarray(data)[keep].astype(np.float32), axis=0).astype(np.float32)
+    data = np.asarray(data)
+    if window is None:
+        return np.median(data[keep].astype(np.float32), axis=0).astype(np.float32)
+    out = np.full(data.shape[1:], np.nan, dtype=np.float32)  # each cell's median is its own
+    part = data[keep][:, :, window, window].astype(np.float32)
+    out[:, window, window] = np.median(part, axis=0)
+    return out
