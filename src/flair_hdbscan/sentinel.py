@@ -284,7 +284,7 @@ def grid_window(
 ) -> slice:
     """The Sentinel rows of a super patch that :func:`to_aerial_grid` reads (its columns too).
 
-    11 or 12 of the 40 rows of a default super patch: the composite is needed there only
+    11 to 13 of the 40 rows of a default super patch: the composite is needed there only
     (:func:`median_composite`'s ``window``). Arguments as :func:`to_aerial_grid`'s.
     """
     pos = _sample_positions(size, aerial_pixels, aerial_resolution, sentinel_resolution)
@@ -395,6 +395,6 @@ def median_composite(
     if window is None:
         return np.median(data[keep].astype(np.float32), axis=0).astype(np.float32)
     out = np.full(data.shape[1:], np.nan, dtype=np.float32)  # each cell's median is its own
-    part = data[keep][:, :, window, window].astype(np.float32)
+    part = data[:, :, window, window][keep].astype(np.float32)
     out[:, window, window] = np.median(part, axis=0)
     return out
