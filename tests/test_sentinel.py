@@ -232,7 +232,7 @@ def test_to_aerial_grid_rejects():
 
 
 @pytest.mark.parametrize("method", ["nearest", "bilinear"])
-def test_to_aerial_grid_reads_only_its_window_and_a_step_keeps_the_full_values(method):
+def test_to_aerial_grid_reads_only_its_window_and_a_stride_keeps_the_full_values(method):
     size = 40
     image = np.random.default_rng(0).random((2, size, size), dtype=np.float32)
     full = sentinel.to_aerial_grid(image, size, method=method)
@@ -246,9 +246,9 @@ def test_to_aerial_grid_reads_only_its_window_and_a_step_keeps_the_full_values(m
         :, window.start + 1 : window.stop, window
     ]
     assert np.isnan(sentinel.to_aerial_grid(inner, size, method=method)).any()
-    for step in (2, 7, 10):
-        got = sentinel.to_aerial_grid(image, size, method=method, step=step)
-        np.testing.assert_array_equal(got, full[:, ::step, ::step])
+    for stride in (2, 7, 10):
+        got = sentinel.to_aerial_grid(image, size, method=method, stride=stride)
+        np.testing.assert_array_equal(got, full[:, ::stride, ::stride])
 
 
 def test_median_composite_in_a_window_is_the_full_composite_there():

@@ -96,14 +96,14 @@ def sentinel_grid(
         window=grid_window(opts.size, method=opts.resampling, aerial_pixels=shape),
     )
     return to_aerial_grid(
-        composite, opts.size, method=opts.resampling, aerial_pixels=shape, step=stride
+        composite, opts.size, method=opts.resampling, aerial_pixels=shape, stride=stride
     )
 
 
 def _cells(opts: SentinelOptions, shape: int, stride: int) -> np.ndarray:
     """Sentinel-2 pixel each kept aerial pixel takes under nearest resampling, ``(n, n)``."""
     ids = np.arange(opts.size * opts.size, dtype=np.float32).reshape(1, opts.size, opts.size)
-    grid = to_aerial_grid(ids, opts.size, method="nearest", aerial_pixels=shape, step=stride)
+    grid = to_aerial_grid(ids, opts.size, method="nearest", aerial_pixels=shape, stride=stride)
     return grid[0].astype(np.int64)
 
 

@@ -300,7 +300,7 @@ def to_aerial_grid(
     aerial_pixels: int = 512,
     aerial_resolution: float = 0.2,
     sentinel_resolution: float = 10.0,
-    step: int = 1,
+    stride: int = 1,
 ) -> np.ndarray:
     """Resample a super patch onto the aerial patch's pixel grid.
 
@@ -316,11 +316,11 @@ def to_aerial_grid(
         aerial_pixels: side of the aerial patch in aerial pixels.
         aerial_resolution: aerial pixel size in metres.
         sentinel_resolution: Sentinel-2 pixel size in metres.
-        step: keep every ``step``-th aerial pixel along each axis, starting at 0: the full
+        stride: keep every ``stride``-th aerial pixel along each axis, starting at 0: the full
             grid's values at those pixels (each output pixel depends on its position only).
 
     Returns:
-        ``(C, n, n)`` float32, ``n = ceil(aerial_pixels / step)``.
+        ``(C, n, n)`` float32, ``n = ceil(aerial_pixels / stride)``.
 
     Raises:
         OptionError: if ``method`` is unknown.
@@ -331,7 +331,7 @@ def to_aerial_grid(
         raise ValueError(f"image must be (C, {size}, {size}), got shape {image.shape}")
     pos = _sample_positions(size, aerial_pixels, aerial_resolution, sentinel_resolution)
     image = image.astype(np.float32, copy=False)
-    read, w = _read_indices(size, pos[::step], method)
+    read, w = _read_indices(size, pos[::stride], method)
     if w is None:
         (idx,) = read
         return np.ascontiguousarray(image[:, idx][:, :, idx], dtype=np.float32)
