@@ -1,5 +1,6 @@
 """The exact kNN gives the one canonical answer: brute force with ties broken by row index."""
 
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -179,6 +180,44 @@ def test_borrowed_candidates_give_the_canonical_answer(seed, monkeypatch):
     asked.clear()
     borrower.kneighbors(Q[::-1])  # other queries than the lender's last: its own tree
     assert asked[0] == len(Q)
+
+
+def test_each_thread_borrows_the_candidates_of_its_own_batch(monkeypatch):
+    """Threads of one Dask worker share the indexes: a batch lent by one thread is not
+    replaced by another thread's batch before its borrower takes it."""
+    rng = np.random.default_rng(5)
+    X = _pixel_features(rng, 4000)
+    y = rng.integers(0, 13, size=X.shape[0])
+    lender = KDTreeClassifier().fit(X, y)
+    keep = rng.random(X.shape[0]) < 0.95
+    borrower = KDTreeClassifier().fit(X[keep], y[keep])
+    assert borrower.index_.borrow_candidates(lender.index_)
+    asked = []
+    own = borrower.index_._candidates
+    monkeypatch.setattr(
+        borrower.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c)
+    )
+    batches = [_pixel_features(rng, 1500), _pixel_features(rng, 1500)]
+    turn = threading.Barrier(2)
+    rows = {}
+
+    def one_thread(i: int) -> None:
+        if i == 1:
+            turn.wait(timeout=60)
+        lender.predict(batches[i])  # thread 1 lends its batch after thread 0 lent its own
+        if i == 0:
+            turn.wait(timeout=60)
+        turn.wait(timeout=60)  # both have lent: now both borrow
+        rows[i] = borrower.kneighbors(batches[i])
+
+    threads = [threading.Thread(target=one_thread, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, Q in enumerate(batches):
+        np.testing.assert_array_equal(rows[i], brute_force_neighbors(X[keep], Q, 5))
+    assert sum(asked) < 0.2 * sum(len(Q) for Q in batches)  # both batches borrowed
 
 
 def test_borrowing_is_refused_without_the_points():

@@ -2,16 +2,19 @@
 
 import copy
 import pickle
+import threading
 from fractions import Fraction
 
 import numpy as np
 from scipy.spatial import cKDTree
+from sklearn.dummy import DummyClassifier
 
 from flair_hdbscan import neighbors
 from flair_hdbscan.executors import LocalExecutor
 from flair_hdbscan.features import feature_table
 from flair_hdbscan.ledger import Ledger
 from flair_hdbscan.metrics import confusion_matrix
+from flair_hdbscan.model import PatchFeatures
 from flair_hdbscan.models import KDTreeClassifier
 from flair_hdbscan.passes import PredictPlan, predict_split
 from flair_hdbscan.pixels import SentinelOptions, read_patch_pixels
@@ -99,3 +102,57 @@ def test_hdbscan_models_borrow_knn_candidates_and_predict_the_same(fitted, test_
     after = Ledger(None, {"test": "linked"}, len(models))
     assert predict_split(plan, after, LocalExecutor()).ok
     np.testing.assert_array_equal(after.matrices, before.matrices)
+
+
+def test_threads_of_one_worker_draw_each_patch_its_own_baseline(fitted, test_ds, monkeypatch):
+    """The baselines' draw is seeded per patch: two threads sharing a model (a Dask worker
+    of two threads) each draw with their own patch's seed, as one thread alone does."""
+    models = fitted(("naive-uniform", "naive-prevalence"))
+    features = [PatchFeatures(read_patch_pixels(test_ds, i)) for i in (0, 1)]
+    alone = {
+        (name, i): m.predict_pixels(features[i])[0] for name, m in models.items() for i in (0, 1)
+    }
+    together = threading.Barrier(2)
+    draw = DummyClassifier.predict
+
+    def after_both_seeded(self, X):
+        together.wait(timeout=60)  # both threads have set their seed before either draws
+        return draw(self, X)
+
+    monkeypatch.setattr(DummyClassifier, "predict", after_both_seeded)
+    for name, model in models.items():
+        assert not np.array_equal(alone[name, 0], alone[name, 1])  # the seeds differ
+        out = {}
+
+        def predict(i, model=model, out=out):
+            out[i] = model.predict_pixels(features[i])[0]
+
+        threads = [threading.Thread(target=predict, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i in (0, 1):
+            np.testing.assert_array_equal(out[i], alone[name, i], f"{name}, patch {i}")
+
+
+def test_a_worker_of_two_threads_scores_as_this_process(fitted, test_ds):
+    """A Dask worker running two patch tasks at once (``dask worker --nthreads 2``) shares
+    one copy of the models between them; every matrix equals this process's."""
+    from distributed import Client, LocalCluster
+
+    from flair_hdbscan.executors import DaskExecutor
+
+    names = ("naive-uniform", "naive-prevalence", "knn", "hdbscan", "knn-satellite",
+             "hdbscan-satellite")  # fmt: skip
+    models = copy.deepcopy(tuple(fitted(names).values()))
+    here = Ledger(None, {"test": "here"}, len(models))
+    assert predict_split(PredictPlan(test_ds, models, score=True), here, LocalExecutor()).ok
+    there = Ledger(None, {"test": "threads"}, len(models))
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        plan = PredictPlan(test_ds, models, score=True)
+        assert predict_split(plan, there, DaskExecutor(client)).ok
+    np.testing.assert_array_equal(there.matrices, here.matrices)

@@ -10,6 +10,7 @@ spread back to every pixel.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -153,8 +154,9 @@ class ExperimentModel:
         if self.experiment.is_naive:
             n = px.aerial.shape[0]
             seed = derive_seed(self.options.seed, self.name, px.patch_id)
-            self.estimator.set_params(random_state=seed)
-            pred = self.estimator.predict(np.zeros((n, 1), dtype=np.float32))
+            # the patch's draw on a copy: threads of one worker share this model
+            baseline = copy.copy(self.estimator).set_params(random_state=seed)
+            pred = baseline.predict(np.zeros((n, 1), dtype=np.float32))
             return np.asarray(pred, dtype=np.uint8), None
         X, inverse = features.table(self.experiment.features)
         pred = np.asarray(self.estimator.predict(X), dtype=np.uint8)[inverse]

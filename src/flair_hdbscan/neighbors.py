@@ -45,6 +45,7 @@ distance ties by a stated rule; the tree itself is pykdtree's.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numba
@@ -305,7 +306,10 @@ class ExactNeighbors:
         cls_type = np.uint8 if self.n_classes <= 256 else np.int32
         self.row_cls = np.asarray(classes).ravel()[order].astype(cls_type)
         self._tree: tuple[Any, TreeSpace] | None = None  # built at the first search
-        self._lent: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
+        # threads of one Dask worker share this index: each lends its own last batch, and
+        # the search structures built at first use are built once, by one of them
+        self._lent: dict[int, tuple[np.ndarray, int, np.ndarray, np.ndarray]] = {}
+        self._building = threading.Lock()
         self._lends = False
         self._source: tuple[ExactNeighbors, np.ndarray] | None = None
         self._free = 0
@@ -336,7 +340,8 @@ class ExactNeighbors:
         nearest points, less those this index lacks, and its reach are then candidates
         and a lower bound here too, so the tree is not walked twice for the same queries;
         the answer stays the canonical one (a query they do not certify is asked again of
-        this index's own tree). ``source`` keeps its last batch's candidates to lend them.
+        this index's own tree). ``source`` keeps its last batch's candidates to lend them,
+        one batch per thread (the borrower takes those of its own thread).
 
         Args:
             source: an index over a superset of these points.
@@ -360,7 +365,7 @@ class ExactNeighbors:
         if self._source is None:
             return None
         source, mapping = self._source
-        lent = source._lent
+        lent = source._lent.get(threading.get_ident())
         if lent is None or lent[1] != c or not np.array_equal(lent[0], Q):
             return None
         return mapping[lent[2]], lent[3]
@@ -405,13 +410,16 @@ class ExactNeighbors:
             groups = query_groups(Q, self._free)
             if groups[0].shape[0] * GROUP_SHARE <= Q.shape[0]:
                 if self._grouped is None:
-                    index = GroupedIndex(self.points, self._free)
-                    self._grouped = index if 4 * index.n_groups <= self.n_points else False
+                    with self._building:
+                        if self._grouped is None:
+                            index = GroupedIndex(self.points, self._free)
+                            worth = 4 * index.n_groups <= self.n_points
+                            self._grouped = index if worth else False
                 if self._grouped is not False:
                     found = self._grouped.candidates(Q, c, groups, self.threads)
         cand, reach = found or self._candidates(Q, c)
         if self._lends:  # read-only copies: a borrower checks the queries are the same
-            self._lent = (Q.copy(), c, cand, reach)
+            self._lent[threading.get_ident()] = (Q.copy(), c, cand, reach)
         return cand, reach
 
     def search_tree(self) -> tuple[Any, TreeSpace]:
@@ -425,8 +433,10 @@ class ExactNeighbors:
         if self._tree is None:
             from pykdtree.kdtree import KDTree
 
-            space = TreeSpace(self.points, rotate=not (self._free or self._source))
-            self._tree = (KDTree(space.points, leafsize=16), space)
+            with self._building:
+                if self._tree is None:
+                    space = TreeSpace(self.points, rotate=not (self._free or self._source))
+                    self._tree = (KDTree(space.points, leafsize=16), space)
         return self._tree
 
     def _candidates(self, Q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
