@@ -2,8 +2,9 @@
 
 Fits all 17 experiments once on the 1 % sample of a generated 200-patch training split (in
 this process), then scores the held-out test split with all of them, as ``run`` does,
-alternating a local cluster of ``--tasks`` single-threaded worker processes and one worker
-process of ``--tasks`` threads (what ``--workers`` starts), ``--rounds`` times each. For
+alternating a local cluster of ``--tasks`` single-threaded worker processes (what
+``--workers`` starts) and one worker process of ``--tasks`` threads sharing one copy of the
+models (``dask worker --nworkers 1``), ``--rounds`` times each. For
 each pass it prints the wall and CPU seconds (this process and its workers), the machine's
 speed just before (:func:`study_speed.speed_check`), the peak RSS of each worker process,
 and checks that every pass gives the same confusion matrices.

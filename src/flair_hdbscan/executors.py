@@ -157,12 +157,12 @@ class DaskExecutor:
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
-    """A Dask client on ``scheduler``, or on a local cluster running ``workers`` tasks at once.
+    """A Dask client on ``scheduler``, or on a local cluster of ``workers`` processes.
 
-    The local cluster is one worker process of ``workers`` threads: the tasks release the
-    GIL in their kNN searches and reads, and the threads share one copy of the models, where
-    as many single-threaded processes would hold one each (``benchmarks/worker_layout.py``
-    measures both layouts).
+    Single-threaded processes rather than one process of ``workers`` threads: on a 2-core
+    machine the 200-patch study's scoring pass took 188–190 s on two processes against
+    206–217 s on two threads of one (which hold the models once: 2.5–2.8 GiB against
+    4.7–5.2 GiB in all; ``benchmarks/worker_layout.py``).
 
     Raises:
         OptionError: if the scheduler cannot be reached.
@@ -186,8 +186,8 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     try:
         with dask.config.set(LOCAL_WORKER_CONFIG):
             cluster = LocalCluster(
-                n_workers=1,
-                threads_per_worker=n,
+                n_workers=n,
+                threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",
                 silence_logs=logging.CRITICAL,
@@ -195,7 +195,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     except (OSError, TimeoutError, RuntimeError) as exc:
         raise FaultError(f"cannot start a local Dask cluster of {n} workers: {exc}") from None
     with cluster, Client(cluster) as client:
-        log.info("local Dask cluster of one worker of %d threads", n)
+        log.info("local Dask cluster of %d single-threaded workers", n)
         yield client
 
 
@@ -205,8 +205,8 @@ def make_executor(scheduler: str | None = None, workers: int | None = 1) -> Iter
 
     Args:
         scheduler: address of a running Dask scheduler, or None.
-        workers: tasks at once on a local cluster (threads of its one worker process);
-            None means this machine's cores; 1 runs in this process without Dask.
+        workers: processes of a local cluster; None means this machine's cores; 1 runs in
+            this process without Dask.
 
     Raises:
         OptionError: when both are given, or ``workers`` is below 1.

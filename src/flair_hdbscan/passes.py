@@ -361,8 +361,7 @@ def predict_split(
             ledger.save(every=2.0)
         advance()
 
-    # on a cluster each task is one thread: the workers' threads and processes run patches
-    # side by side
+    # on a cluster each worker process is one thread: its processes give the parallelism
     threads = [m.estimator[-1].n_jobs for m in plan.models if not m.experiment.is_naive]
     if not isinstance(executor, LocalExecutor):
         for m in plan.models:

@@ -292,8 +292,7 @@ def execution_options(*, default_workers: int | None) -> Callable[[F], F]:
             type=click.IntRange(min=1, max=1024),
             default=default_workers,
             show_default="this machine's cores" if default_workers is None else True,
-            help="Patches worked on at once, by a local Dask worker of that many threads "
-            "sharing one copy of the models (1: in this process, without Dask).",
+            help="Processes of a local Dask cluster for per-patch work (1: in this process).",
         )(func)
 
     return decorate

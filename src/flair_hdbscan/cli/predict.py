@@ -89,7 +89,7 @@ def predict(
     Give a model file (--model), a labelling page's mapping (--mapping), or an experiment to
     fit first on the training split
     exactly as `run` does (--experiment, with the study options, --seed included). One
-    task per patch, --workers at once on a local Dask cluster or on --scheduler's workers; the
+    task per patch, on a local Dask cluster of --workers processes or on --scheduler; the
     model is sent to each worker once. Maps are uint8 classes 0..12 on the aerial patch's
     grid, LZW-compressed, each verified and written under a temporary name before it takes
     its final name: a re-run resumes. Score them with
