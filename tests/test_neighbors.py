@@ -149,6 +149,16 @@ def test_locate_rows_matches_values_and_reports_absent_rows():
     assert (locate_rows(rows[:, :4], within) == -1).all()  # other columns: nothing
 
 
+def _own_searches(borrower, monkeypatch):
+    """The batch sizes ``borrower`` asks of its own tree, recorded as they are asked."""
+    asked = []
+    own = borrower.index_._candidates
+    monkeypatch.setattr(
+        borrower.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c)
+    )
+    return asked
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_borrowed_candidates_give_the_canonical_answer(seed, monkeypatch):
     """An index over most of another's points answers exactly from the other's candidates.
@@ -167,11 +177,7 @@ def test_borrowed_candidates_give_the_canonical_answer(seed, monkeypatch):
     keep = ~np.isin(locate_rows(X, points), lacked)
     borrower = KDTreeClassifier().fit(X[keep], y[keep])
     assert borrower.index_.borrow_candidates(lender.index_)
-    asked = []
-    own = borrower.index_._candidates
-    monkeypatch.setattr(
-        borrower.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c)
-    )
+    asked = _own_searches(borrower, monkeypatch)
     Q = _pixel_features(rng, 1500)
     lender.predict(Q)  # lends its candidates for these queries
     rows = borrower.kneighbors(Q)
@@ -192,11 +198,7 @@ def test_each_thread_borrows_the_candidates_of_its_own_batch(monkeypatch):
     keep = rng.random(X.shape[0]) < 0.95
     borrower = KDTreeClassifier().fit(X[keep], y[keep])
     assert borrower.index_.borrow_candidates(lender.index_)
-    asked = []
-    own = borrower.index_._candidates
-    monkeypatch.setattr(
-        borrower.index_, "_candidates", lambda Q, c: asked.append(len(Q)) or own(Q, c)
-    )
+    asked = _own_searches(borrower, monkeypatch)
     batches = [_pixel_features(rng, 1500), _pixel_features(rng, 1500)]
     turn = threading.Barrier(2)
     rows = {}
