@@ -408,19 +408,25 @@ class ExactNeighbors:
         found = None
         if self._free and self._grouped is not False:
             groups = query_groups(Q, self._free)
-            if groups[0].shape[0] * GROUP_SHARE <= Q.shape[0]:
-                if self._grouped is None:
-                    with self._building:
-                        if self._grouped is None:
-                            index = GroupedIndex(self.points, self._free)
-                            worth = 4 * index.n_groups <= self.n_points
-                            self._grouped = index if worth else False
-                if self._grouped is not False:
-                    found = self._grouped.candidates(Q, c, groups, self.threads)
+            index = self.grouped_index() if groups[0].shape[0] * GROUP_SHARE <= Q.shape[0] else None
+            if index is not None:
+                found = index.candidates(Q, c, groups, self.threads)
         cand, reach = found or self._candidates(Q, c)
         if self._lends:  # read-only copies: a borrower checks the queries are the same
             self._lent[threading.get_ident()] = (Q.copy(), c, cand, reach)
         return cand, reach
+
+    def grouped_index(self) -> GroupedIndex | None:
+        """The grouped search's index, built at its first use, or None where it does not pay.
+
+        It does not pay when the points take more than 1/4 as many distinct grouped rows.
+        """
+        if self._grouped is None:
+            with self._building:
+                if self._grouped is None:
+                    index = GroupedIndex(self.points, self._free)
+                    self._grouped = index if 4 * index.n_groups <= self.n_points else False
+        return self._grouped or None
 
     def search_tree(self) -> tuple[Any, TreeSpace]:
         """The k-d tree (pykdtree) and the space it searches, built at the first search.
