@@ -79,6 +79,18 @@ def test_near_ties_below_float32_resolution_are_ordered_exactly():
     np.testing.assert_array_equal(model.kneighbors([[0.5]]), [[0, 1]])  # true tie: by index
 
 
+def _exact_sign_by_rationals(q: np.ndarray, a: np.ndarray, b: np.ndarray) -> int:
+    """Sign of ``|a - q|² - |b - q|²`` in exact rational arithmetic."""
+
+    def d2(p: np.ndarray) -> Fraction:
+        return sum(
+            (Fraction(float(x)) - Fraction(float(z))) ** 2 for x, z in zip(p, q, strict=True)
+        )
+
+    exact = d2(a) - d2(b)
+    return (exact > 0) - (exact < 0)
+
+
 def test_exact_sign_agrees_with_rationals():
     rng = np.random.default_rng(0)
     buf = np.empty(8 * 4 + 2)
@@ -90,11 +102,43 @@ def test_exact_sign_agrees_with_rationals():
             b[0] = 2 * q[0] - a[0]
             if 2 * q[0] - a[0] != Fraction(2) * Fraction(q[0]) - Fraction(a[0]):
                 continue
-        exact = sum((Fraction(x) - Fraction(z)) ** 2 for x, z in zip(a, q, strict=True)) - sum(
-            (Fraction(x) - Fraction(z)) ** 2 for x, z in zip(b, q, strict=True)
-        )
-        expected = (exact > 0) - (exact < 0)
+        expected = _exact_sign_by_rationals(q, a, b)
         assert exact_distance._exact_sign(q, a, b, buf) == expected
+
+
+def test_exact_sign_of_pixel_features_agrees_with_rationals():
+    """float32 features on the 8-bit lattice, where the factored form decides: exact ties
+    by swapping two channels' offsets, near ties, and clear cases."""
+    rng = np.random.default_rng(1)
+    buf = np.empty(8 * 5 + 2)
+    signs = set()
+    for _ in range(3000):
+        q = rng.integers(3, 252, size=5)
+        a = q + rng.integers(-3, 4, size=5)
+        b = q + rng.integers(-3, 4, size=5)
+        j, k = rng.choice(5, size=2, replace=False)
+        case = rng.random()
+        if case < 0.6:  # a's offsets on two channels swapped: a near tie, or with equal values
+            b = a.copy()  # on both channels an exact one
+            b[j], b[k] = q[j] + a[k] - q[k], q[k] + a[j] - q[j]
+            if case < 0.3:
+                q[k] = q[j]
+                b[j], b[k] = a[k], a[j]
+        q, a, b = ((v / 255).astype(np.float32) for v in (q, a, b))
+        expected = _exact_sign_by_rationals(q, a, b)
+        assert exact_distance._factored_sign(q, a, b, buf) == expected
+        assert exact_distance._exact_sign(q, a, b, buf) == expected
+        signs.add(expected)
+    assert signs == {-1, 0, 1}
+
+
+def test_factored_sign_declines_factors_it_cannot_compute_exactly():
+    q = np.array([1.0])
+    a = np.array([1.0 + 2.0**-52])
+    b = np.array([2.0**-60])  # a + b rounds: the expansion of the unfactored form decides
+    buf = np.empty(8 + 2)
+    assert exact_distance._factored_sign(q, a, b, buf) == 2
+    assert exact_distance._exact_sign(q, a, b, buf) == -1
 
 
 def test_exhaustive_fallback_on_one_big_tie():
