@@ -116,23 +116,29 @@ class DaskExecutor:
         }
         lost: list[int] = []
         try:
-            for future in as_completed(futures):
+            # each result is fetched by the client's event loop as its task ends, not by a
+            # round trip from this thread once it gets to it
+            done = as_completed(futures, with_results=True, raise_errors=False)
+            for future, outcome in done:
                 i = futures[future]
-                try:
-                    result, error = future.result()
-                except CancelledError:
+                failed = future.status == "error"
+                future.release()
+                if isinstance(outcome, CancelledError):
                     lost.append(i)
                     continue
-                except FaultError:
-                    raise
-                except Exception as exc:  # reported per patch, the rest go on
-                    result, error = None, _one_line(exc)
-                finally:
-                    future.release()
+                if failed:  # outcome: (type, exception, traceback)
+                    if isinstance(outcome[1], FaultError):
+                        raise outcome[1]
+                    result, error = None, _one_line(outcome[1])  # per patch, the rest go on
+                else:
+                    result, error = outcome
                 on_result(i, result, error)
         finally:
-            for future in futures:
-                future.cancel()
+            # one call for the tasks left (an interrupted pass): each call waits on the
+            # scheduler, and one per finished task added 0.1 s to a pass of 40 patches
+            unfinished = [future for future in futures if not future.done()]
+            if unfinished:
+                self.client.cancel(unfinished)
             future_shared.release()
         return sorted(lost)
 
