@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from flair_hdbscan.cli.main import cli
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import DataError
+from flair_hdbscan.executors import LocalExecutor
+from flair_hdbscan.passes import SAMPLE_BATCH, read_training_sample
 from flair_tree import (
     PATCHES,
     append_product,
@@ -105,6 +107,22 @@ def test_truncated_mask(tree):
     path = tree.mask_path("000412")
     truncate(path, path.stat().st_size // 2)
     assert_one_line_error(run_info(tree.root), str(path), "truncated")
+
+
+def test_training_sample_names_each_unreadable_patch_of_one_task(tree):
+    """The sample is read a few patches per task: two broken patches of one task are both
+    named, each by its own file, and the readable one beside them is not."""
+    ds = FlairDataset.from_root(tree.root)
+    assert len(ds) <= SAMPLE_BATCH  # one task reads all three
+    broken = [tree.mask_path(pid) for pid in ("000101", "000412")]
+    for path in broken:
+        truncate(path, path.stat().st_size // 2)
+    with pytest.raises(DataError) as info:
+        read_training_sample(ds, stride=10, sentinel=None, executor=LocalExecutor())
+    message = str(info.value)
+    assert message.startswith("2 patch(es) could not be read")
+    assert all(str(path) in message for path in broken)
+    assert PATCHES[0].patch_id not in message
 
 
 def test_truncated_image_header(tree):

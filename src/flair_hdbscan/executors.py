@@ -21,7 +21,14 @@ from typing import Any, Protocol
 
 from flair_hdbscan.errors import FaultError, FlairError, OptionError
 
-__all__ = ["DaskExecutor", "Executor", "LocalExecutor", "dask_client", "make_executor"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "dask_client",
+    "guarded",
+    "make_executor",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,7 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, FlairError) else f"{type(exc).__name__}: {text}"
 
 
-def _guarded(task: Task, shared: Any, i: int) -> tuple[Any, str | None]:
+def guarded(task: Task, shared: Any, i: int) -> tuple[Any, str | None]:
     """Run a task; a user-facing error of its patch is returned, not raised.
 
     A fault of the environment (disk full) and unexpected exceptions propagate: the first
@@ -76,7 +83,7 @@ class LocalExecutor:
     def run(self, task: Task, shared: Any, items: Sequence[int], on_result: OnResult) -> None:
         """See :class:`Executor`."""
         for i in items:
-            result, error = _guarded(task, shared, i)
+            result, error = guarded(task, shared, i)
             on_result(i, result, error)
 
 
@@ -110,7 +117,7 @@ class DaskExecutor:
         token = uuid.uuid4().hex[:8]
         futures = {
             self.client.submit(
-                _guarded, task, future_shared, i, key=f"patch-{i}-{token}", retries=self.retries
+                guarded, task, future_shared, i, key=f"patch-{i}-{token}", retries=self.retries
             ): i
             for i in items
         }

@@ -23,7 +23,7 @@ import numpy as np
 
 from flair_hdbscan.dataset import FlairDataset
 from flair_hdbscan.errors import DataError, OptionError
-from flair_hdbscan.executors import Executor, LocalExecutor
+from flair_hdbscan.executors import Executor, LocalExecutor, guarded
 from flair_hdbscan.geotiff import stale_temporaries, write_class_map
 from flair_hdbscan.layout import pred_name
 from flair_hdbscan.ledger import Ledger
@@ -103,13 +103,30 @@ class SamplePlan:
     seed: int = 0
 
 
-def _sample_task(plan: SamplePlan, i: int) -> Any:
+#: Patches read by one task of the training sample: a patch's share is small (about 10 ms),
+#: and per-task scheduling would otherwise cost about as much again.
+SAMPLE_BATCH = 4
+
+
+def _sample_patch(plan: SamplePlan, i: int) -> Any:
     ds = plan.dataset
     px = read_patch_pixels(ds, i, sentinel=plan.sentinel, stride=plan.stride)
     if plan.max_pixels is None:
         return px
     quota = cap_quota(plan.max_pixels, len(ds), i)
     return cap_rows(px, quota, derive_seed(plan.seed, "max-train-pixels", px.patch_id))
+
+
+def _sample_task(plan: SamplePlan, batch: int) -> list[tuple[int, Any, str | None]]:
+    """Read the patches of batch ``batch``, each on its own.
+
+    Returns:
+        ``(patch index, pixels, None)`` or ``(patch index, None, error)`` per patch: one
+        patch's error does not hide the others'.
+    """
+    first = batch * SAMPLE_BATCH
+    last = min(first + SAMPLE_BATCH, len(plan.dataset))
+    return [(i, *guarded(_sample_patch, plan, i)) for i in range(first, last)]
 
 
 def read_training_sample(
@@ -143,15 +160,24 @@ def read_training_sample(
     parts: list[Any] = []
     failed: list[tuple[str, str]] = []
 
-    def on_result(i: int, result: Any, error: str | None) -> None:
+    def on_patch(i: int, result: Any, error: str | None) -> None:
         if error is not None:
             failed.append((ds.patches[i].patch_id, error))
         else:
             parts.append(result)
         advance()
 
+    def on_batch(b: int, result: Any, error: str | None) -> None:
+        if error is not None:  # the task itself failed: every patch of it
+            first = b * SAMPLE_BATCH
+            for i in range(first, min(first + SAMPLE_BATCH, len(ds))):
+                on_patch(i, None, error)
+            return
+        for i, px, patch_error in result:
+            on_patch(i, px, patch_error)
+
     plan = SamplePlan(ds, stride, sentinel, max_pixels, seed)
-    executor.run(_sample_task, plan, range(len(ds)), on_result)
+    executor.run(_sample_task, plan, range(-(-len(ds) // SAMPLE_BATCH)), on_batch)
     _raise_failures("read", sorted(failed))
     if not parts:
         raise OptionError("the dataset has no patch to sample")
