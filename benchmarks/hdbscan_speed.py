@@ -121,11 +121,12 @@ def run_worker(method, src, out, shuffle=None, timeout=None, jitter=False):
 
 def pixel_rows(ds, n: int) -> np.ndarray:
     """The first ``n`` rows of the sparsest-stride training sample holding ``n`` rows."""
+    from flair_hdbscan.executors import LocalExecutor
     from flair_hdbscan.features import FeatureSpec, feature_table
-    from flair_hdbscan.pixels import training_sample
+    from flair_hdbscan.passes import read_training_sample
 
     for stride in range(16, 0, -1):
-        sample = training_sample(ds, stride=stride)
+        sample = read_training_sample(ds, stride=stride, sentinel=None, executor=LocalExecutor())
         if len(sample) >= n:
             X = feature_table(sample.aerial[:n], None, FeatureSpec())
             return np.ascontiguousarray(X, dtype=np.float32)
