@@ -4,7 +4,9 @@ The kernels of :class:`flair_hdbscan.neighbors.ExactNeighbors`, compiled with nu
 (``cache=True``). Squared distances are compared in float64 where that is provably right,
 and otherwise exactly: products split without rounding (Dekker's product) summed as a
 non-overlapping expansion (Shewchuk's expansion sum), whose sign is the sign of the
-difference. Exact for finite values that are 0 or of magnitude in [2**-400, 2**400].
+difference — on the factored form ``Σ (a - b)(a + b - 2q)`` when its factors are exact (2
+terms per column), else on ``Σ a² - b² - 2qa + 2qb`` (8). Exact for finite values that are
+0 or of magnitude in [2**-400, 2**400].
 """
 
 from __future__ import annotations

@@ -24,11 +24,13 @@ propose candidates and settles the answer itself:
    :mod:`flair_hdbscan.grouped_search`; for an index over a subset of another's points,
    that index's candidates for the same queries
    (:meth:`ExactNeighbors.borrow_candidates`). Each gives a reach as the tree does.
-3. Candidates are ordered by their squared distance computed in float64; two whose float64
-   distances are too close for that to be provably right are ordered by an exact comparison
-   (products split without rounding, summed as a non-overlapping expansion: Dekker's
-   product and Shewchuk's expansion sum). The first ``k`` rows are walked level by level of
-   equal distance, rows of tied points merged by index.
+3. Candidates are ordered by their squared distance computed in float64; runs of them
+   whose float64 distances are too close for that to be provably right are ordered again
+   by an exact comparison (products split without rounding, summed as a non-overlapping
+   expansion: Dekker's product and Shewchuk's expansion sum; on pixel features, where a
+   third of the queries meet points at exactly equal distance, on the factored form
+   ``Σ (a − b)(a + b − 2q)``, whose factors are exact). The first ``k`` rows are walked
+   level by level of equal distance, rows of tied points merged by index.
 4. A query is certified when every distinct point the tree did not return is provably
    farther than the level of the ``k``-th row: the reach — the tree's ``c``-th distance,
    less a margin wider than any rounding of the tree's float arithmetic — exceeds that
