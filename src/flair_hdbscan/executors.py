@@ -1,8 +1,9 @@
 """Where per-patch tasks run: in this process, or on a Dask cluster.
 
 Every pass over a split (reading the training sample, scoring, writing maps) is a task per
-patch, ``task(shared, index) -> result``, where ``shared`` (the dataset description and the
-fitted models) is the same for every patch. :class:`LocalExecutor` runs the tasks one after
+patch (or per few patches, where one patch is little work), ``task(shared, index) ->
+result``, where ``shared`` (the dataset description and the fitted models) is the same for
+every task. :class:`LocalExecutor` runs the tasks one after
 another here; :class:`DaskExecutor` sends ``shared`` to every worker once
 (``Client.scatter(..., broadcast=True)``), never with each task, and submits one task per
 patch. Both report each patch as it finishes, and a patch whose input is unreadable as one

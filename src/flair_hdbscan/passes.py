@@ -1,12 +1,13 @@
-"""Passes over a split, one task per patch: the training sample, and predicting every pixel.
+"""Passes over a split: the training sample, and predicting every pixel.
 
-:func:`read_training_sample` reads the strided pixels of every patch (and their labels).
-:func:`predict_split` predicts every pixel of every patch with one or more fitted models —
-reading each patch's files once for all of them — and, as asked, sums one confusion matrix
-per model (``run``) or writes ``PRED_<id>.tif`` / ``CLUSTER_<id>.tif`` maps (``predict``).
-Both run on any :mod:`~flair_hdbscan.executors` executor; the prediction pass records its
-progress in a :class:`~flair_hdbscan.ledger.Ledger`, the one resume mechanism, so an
-interrupted pass resumes where it stopped when the work is provably the same.
+:func:`read_training_sample` reads the strided pixels of every patch (and their labels),
+:data:`SAMPLE_BATCH` patches per task. :func:`predict_split` predicts every pixel of every
+patch with one or more fitted models, one task per patch — reading each patch's files once
+for all of them — and, as asked, sums one confusion matrix per model (``run``) or writes
+``PRED_<id>.tif`` / ``CLUSTER_<id>.tif`` maps (``predict``). Both run on any
+:mod:`~flair_hdbscan.executors` executor; the prediction pass records its progress in a
+:class:`~flair_hdbscan.ledger.Ledger`, the one resume mechanism, so an interrupted pass
+resumes where it stopped when the work is provably the same.
 """
 
 from __future__ import annotations
