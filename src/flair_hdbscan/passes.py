@@ -109,6 +109,12 @@ class SamplePlan:
 SAMPLE_BATCH = 4
 
 
+def _batch_patches(n_patches: int, batch: int) -> range:
+    """Indexes of the patches that sample task ``batch`` reads (of ``n_patches``)."""
+    first = batch * SAMPLE_BATCH
+    return range(first, min(first + SAMPLE_BATCH, n_patches))
+
+
 def _sample_patch(plan: SamplePlan, i: int) -> Any:
     ds = plan.dataset
     px = read_patch_pixels(ds, i, sentinel=plan.sentinel, stride=plan.stride)
@@ -125,9 +131,8 @@ def _sample_task(plan: SamplePlan, batch: int) -> list[tuple[int, Any, str | Non
         ``(patch index, pixels, None)`` or ``(patch index, None, error)`` per patch: one
         patch's error does not hide the others'.
     """
-    first = batch * SAMPLE_BATCH
-    last = min(first + SAMPLE_BATCH, len(plan.dataset))
-    return [(i, *guarded(_sample_patch, plan, i)) for i in range(first, last)]
+    patches = _batch_patches(len(plan.dataset), batch)
+    return [(i, *guarded(_sample_patch, plan, i)) for i in patches]
 
 
 def read_training_sample(
@@ -170,15 +175,15 @@ def read_training_sample(
 
     def on_batch(b: int, result: Any, error: str | None) -> None:
         if error is not None:  # the task itself failed: every patch of it
-            first = b * SAMPLE_BATCH
-            for i in range(first, min(first + SAMPLE_BATCH, len(ds))):
+            for i in _batch_patches(len(ds), b):
                 on_patch(i, None, error)
             return
         for i, px, patch_error in result:
             on_patch(i, px, patch_error)
 
     plan = SamplePlan(ds, stride, sentinel, max_pixels, seed)
-    executor.run(_sample_task, plan, range(-(-len(ds) // SAMPLE_BATCH)), on_batch)
+    n_batches = (len(ds) + SAMPLE_BATCH - 1) // SAMPLE_BATCH
+    executor.run(_sample_task, plan, range(n_batches), on_batch)
     _raise_failures("read", sorted(failed))
     if not parts:
         raise OptionError("the dataset has no patch to sample")
